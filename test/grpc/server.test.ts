@@ -1,0 +1,116 @@
+import test from 'ava';
+import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
+import { loadSync } from '@grpc/proto-loader';
+import { loadPackageDefinition, type GrpcObject, type ServiceClientConstructor } from '@grpc/grpc-js';
+import { protoPath as healthProtoPath } from 'grpc-health-check';
+import {
+  ModelInfo,
+  SegmentationServiceClient,
+  type SegmentationServiceServer,
+} from '../../proto/generated/fusionseg/v1/segmentation.pb.js';
+import { createFusionsegServer, SEGMENTATION_SERVICE_NAME } from '../../server/src/grpc/create-server.js';
+import { ServerError, Status } from '../../server/src/errors.js';
+import { toGrpcError } from '../../server/src/grpc/to-grpc-error.js';
+
+const info = ModelInfo.fromPartial({
+  name: 'test-model',
+  kind: 'unified',
+  inputWidth: 512,
+  inputHeight: 256,
+  labelSpace: { name: 'cityscapes', classes: [{ id: 13, name: 'car', category: 'vehicle', isThing: true }] },
+});
+
+const notBuiltHere = (name: string) => () => {
+  throw new Error(`${name} is not part of this test`);
+};
+
+/** A real server on 127.0.0.1:0 whose GetModelInfo answers from `info`, or fails with `failure`. */
+async function startServer(t: import('ava').ExecutionContext, failure?: unknown) {
+  const segmentation: SegmentationServiceServer = {
+    streamFrames: notBuiltHere('streamFrames'),
+    processVideo: notBuiltHere('processVideo'),
+    getModelInfo: (call, callback) => {
+      if (failure !== undefined) callback(toGrpcError(failure, () => {}));
+      else callback(null, call.request.model === '' ? info : { ...info, name: call.request.model });
+    },
+  };
+  const server = createFusionsegServer({ segmentation });
+  const port = await server.listen('127.0.0.1:0');
+  t.teardown(() => server.shutdown(1000));
+  return { server, address: `127.0.0.1:${port}` };
+}
+
+function getModelInfo(client: SegmentationServiceClient, model = ''): Promise<ModelInfo> {
+  return new Promise((resolve, reject) => {
+    client.getModelInfo({ model }, new Metadata(), { deadline: Date.now() + 5000 }, (error, response) =>
+      error ? reject(error) : resolve(response),
+    );
+  });
+}
+
+test('the generated client and a real server on 127.0.0.1:0 exchange a call', async (t) => {
+  const { address } = await startServer(t);
+  const client = new SegmentationServiceClient(address, credentials.createInsecure());
+  t.teardown(() => client.close());
+  t.deepEqual(await getModelInfo(client), info);
+  t.is((await getModelInfo(client, 'other')).name, 'other');
+});
+
+test('a ServerError reaches the client with its code and details; other errors become INTERNAL', async (t) => {
+  for (const [failure, code, details] of [
+    [new ServerError(Status.NOT_FOUND, 'no model named "x"'), status.NOT_FOUND, 'no model named "x"'],
+    [new Error('secret internals'), status.INTERNAL, 'internal server error (logged on the server)'],
+  ] as const) {
+    const { address } = await startServer(t, failure);
+    const client = new SegmentationServiceClient(address, credentials.createInsecure());
+    const error = await t.throwsAsync<ServiceError>(getModelInfo(client));
+    client.close();
+    t.is(error.code, code);
+    t.is(error.details, details);
+  }
+});
+
+test('health reports NOT_SERVING until the server is marked serving', async (t) => {
+  const { server, address } = await startServer(t);
+  const health = loadPackageDefinition(loadSync(healthProtoPath, { enums: String })) as GrpcObject;
+  const Health = ((health['grpc'] as GrpcObject)['health'] as GrpcObject)['v1'] as GrpcObject;
+  const HealthClient = Health['Health'] as ServiceClientConstructor;
+  const client = new HealthClient(address, credentials.createInsecure());
+  t.teardown(() => client.close());
+  const check = (service: string) =>
+    new Promise<string>((resolve, reject) =>
+      client['check']!({ service }, (error: Error | null, response: { status: string }) =>
+        error ? reject(error) : resolve(response.status),
+      ),
+    );
+  t.is(await check(SEGMENTATION_SERVICE_NAME), 'NOT_SERVING');
+  server.setServing('SERVING');
+  t.is(await check(''), 'SERVING');
+  t.is(await check(SEGMENTATION_SERVICE_NAME), 'SERVING');
+});
+
+test('server reflection lists the segmentation and health services', async (t) => {
+  const { address } = await startServer(t);
+  const reflectionProto = loadSync('grpc/reflection/v1/reflection.proto', {
+    includeDirs: [new URL('../../node_modules/@grpc/reflection/build/proto', import.meta.url).pathname],
+  });
+  const root = loadPackageDefinition(reflectionProto) as GrpcObject;
+  const v1 = (((root['grpc'] as GrpcObject)['reflection'] as GrpcObject)['v1'] as GrpcObject)[
+    'ServerReflection'
+  ] as ServiceClientConstructor;
+  const client = new v1(address, credentials.createInsecure());
+  t.teardown(() => client.close());
+  const call = client['serverReflectionInfo']!() as import('@grpc/grpc-js').ClientDuplexStream<
+    { listServices: string },
+    { listServicesResponse?: { service: { name: string }[] } }
+  >;
+  const response = await new Promise<{ listServicesResponse?: { service: { name: string }[] } }>((resolve, reject) => {
+    call.once('data', resolve);
+    call.once('error', reject);
+    call.write({ listServices: '*' });
+  });
+  call.end();
+  const names = response.listServicesResponse?.service.map((service) => service.name) ?? [];
+  t.true(names.includes(SEGMENTATION_SERVICE_NAME), names.join(', '));
+  t.true(names.includes('grpc.health.v1.Health'), names.join(', '));
+});
