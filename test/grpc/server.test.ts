@@ -1,8 +1,5 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
-import { loadSync } from '@grpc/proto-loader';
-import { loadPackageDefinition, type GrpcObject, type ServiceClientConstructor } from '@grpc/grpc-js';
-import { protoPath as healthProtoPath } from 'grpc-health-check';
 import {
   ModelInfo,
   SegmentationServiceClient,
@@ -11,6 +8,7 @@ import {
 import { createFusionsegServer, SEGMENTATION_SERVICE_NAME } from '../../server/src/grpc/create-server.js';
 import { ServerError, Status } from '../../server/src/errors.js';
 import { toGrpcError } from '../../server/src/grpc/to-grpc-error.js';
+import { healthCheck, listServicesByReflection } from '../helpers/standard-services.js';
 
 const info = ModelInfo.fromPartial({
   name: 'test-model',
@@ -25,7 +23,7 @@ const notBuiltHere = (name: string) => () => {
 };
 
 /** A real server on 127.0.0.1:0 whose GetModelInfo answers from `info`, or fails with `failure`. */
-async function startServer(t: import('ava').ExecutionContext, failure?: unknown) {
+async function startServer(t: ExecutionContext, failure?: unknown) {
   const segmentation: SegmentationServiceServer = {
     streamFrames: notBuiltHere('streamFrames'),
     processVideo: notBuiltHere('processVideo'),
@@ -72,45 +70,15 @@ test('a ServerError reaches the client with its code and details; other errors b
 
 test('health reports NOT_SERVING until the server is marked serving', async (t) => {
   const { server, address } = await startServer(t);
-  const health = loadPackageDefinition(loadSync(healthProtoPath, { enums: String })) as GrpcObject;
-  const Health = ((health['grpc'] as GrpcObject)['health'] as GrpcObject)['v1'] as GrpcObject;
-  const HealthClient = Health['Health'] as ServiceClientConstructor;
-  const client = new HealthClient(address, credentials.createInsecure());
-  t.teardown(() => client.close());
-  const check = (service: string) =>
-    new Promise<string>((resolve, reject) =>
-      client['check']!({ service }, (error: Error | null, response: { status: string }) =>
-        error ? reject(error) : resolve(response.status),
-      ),
-    );
-  t.is(await check(SEGMENTATION_SERVICE_NAME), 'NOT_SERVING');
+  t.is(await healthCheck(address, SEGMENTATION_SERVICE_NAME), 'NOT_SERVING');
   server.setServing('SERVING');
-  t.is(await check(''), 'SERVING');
-  t.is(await check(SEGMENTATION_SERVICE_NAME), 'SERVING');
+  t.is(await healthCheck(address, ''), 'SERVING');
+  t.is(await healthCheck(address, SEGMENTATION_SERVICE_NAME), 'SERVING');
 });
 
 test('server reflection lists the segmentation and health services', async (t) => {
   const { address } = await startServer(t);
-  const reflectionProto = loadSync('grpc/reflection/v1/reflection.proto', {
-    includeDirs: [new URL('../../node_modules/@grpc/reflection/build/proto', import.meta.url).pathname],
-  });
-  const root = loadPackageDefinition(reflectionProto) as GrpcObject;
-  const v1 = (((root['grpc'] as GrpcObject)['reflection'] as GrpcObject)['v1'] as GrpcObject)[
-    'ServerReflection'
-  ] as ServiceClientConstructor;
-  const client = new v1(address, credentials.createInsecure());
-  t.teardown(() => client.close());
-  const call = client['serverReflectionInfo']!() as import('@grpc/grpc-js').ClientDuplexStream<
-    { listServices: string },
-    { listServicesResponse?: { service: { name: string }[] } }
-  >;
-  const response = await new Promise<{ listServicesResponse?: { service: { name: string }[] } }>((resolve, reject) => {
-    call.once('data', resolve);
-    call.once('error', reject);
-    call.write({ listServices: '*' });
-  });
-  call.end();
-  const names = response.listServicesResponse?.service.map((service) => service.name) ?? [];
+  const names = await listServicesByReflection(address);
   t.true(names.includes(SEGMENTATION_SERVICE_NAME), names.join(', '));
   t.true(names.includes('grpc.health.v1.Health'), names.join(', '));
 });
