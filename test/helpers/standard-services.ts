@@ -28,7 +28,7 @@ export async function healthCheck(address: string, service: string): Promise<str
     loadPackageDefinition(loadSync(healthProtoPath, { enums: String })),
     'grpc.health.v1.Health',
   );
-  const client = new Health(address, credentials.createInsecure()) as Client & {
+  const client = new Health(address, credentials.createInsecure()) as unknown as Client & {
     check(request: { service: string }, callback: Callback<{ status: string }>): void;
   };
   try {
@@ -48,7 +48,7 @@ interface ReflectionResponse {
 export async function listServicesByReflection(address: string): Promise<string[]> {
   const definition = loadSync('grpc/reflection/v1/reflection.proto', { includeDirs: [reflectionProtoDir] });
   const Reflection = serviceConstructor(loadPackageDefinition(definition), 'grpc.reflection.v1.ServerReflection');
-  const client = new Reflection(address, credentials.createInsecure()) as Client & {
+  const client = new Reflection(address, credentials.createInsecure()) as unknown as Client & {
     serverReflectionInfo(): ClientDuplexStream<{ listServices: string }, ReflectionResponse>;
   };
   try {
