@@ -28,7 +28,9 @@ export async function tempDir(t: ExecutionContext): Promise<string> {
 export async function makeTestClip(dir: string, options: ClipOptions = {}): Promise<string> {
   const { width = 320, height = 240, frames = 10, rate = 10, name = 'clip.mp4' } = options;
   const path = join(dir, name);
-  const codec = name.endsWith('.mp4') || name.endsWith('.mkv') ? ['-c:v', 'libx264', '-pix_fmt', 'yuv420p'] : [];
+  const h264 = ['-c:v', 'libx264', '-pix_fmt', 'yuv420p'];
+  // faststart puts the index first, so the MP4 also decodes from a pipe (ffmpeg cannot seek back there).
+  const codec = name.endsWith('.mp4') ? [...h264, '-movflags', '+faststart'] : name.endsWith('.mkv') ? h264 : [];
   await execFileAsync(ffmpegBinary().path, [
     '-hide_banner',
     '-loglevel',
