@@ -1,0 +1,154 @@
+/**
+ * The server's configuration: command-line flags over `FUSIONSEG_*` environment variables over defaults.
+ * Every value is validated here, at the edge, with a message that names the flag and its variable.
+ */
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { DEFAULT_BATCHING } from './engine/batcher.js';
+import { DEFAULT_STREAM_LIMITS } from './pipeline/service-context.js';
+import { SUPPORTED_URL_SCHEMES } from './video/media-access.js';
+
+export interface ServerConfig {
+  readonly modelDir: string;
+  readonly address: string;
+  readonly devices: string | undefined;
+  readonly maxBatch: number;
+  readonly maxDelayMs: number;
+  readonly maxQueue: number;
+  readonly framesInFlight: number;
+  readonly fusionWorkers: number;
+  readonly mediaRoot: string | undefined;
+  readonly allowUrlSchemes: readonly string[];
+  readonly maxUploadBytes: number;
+  readonly tlsCert: string | undefined;
+  readonly tlsKey: string | undefined;
+  readonly drainTimeoutMs: number;
+}
+
+export const DEFAULT_MODEL_DIR = fileURLToPath(new URL('../../models/default', import.meta.url));
+export const DEFAULT_PORT = 50051;
+
+interface Option {
+  readonly flag: string;
+  readonly env: string;
+  readonly help: string;
+}
+
+const OPTIONS = {
+  model: { flag: 'model', env: 'FUSIONSEG_MODEL', help: 'model folder (default: the shipped models/default)' },
+  address: {
+    flag: 'address',
+    env: 'FUSIONSEG_ADDRESS',
+    help: `host:port to listen on (default 0.0.0.0:${DEFAULT_PORT})`,
+  },
+  devices: { flag: 'devices', env: 'FUSIONSEG_DEVICES', help: 'inference sessions, e.g. cpu,cpu or cuda:0,cuda:1' },
+  maxBatch: {
+    flag: 'max-batch',
+    env: 'FUSIONSEG_MAX_BATCH',
+    help: `frames per inference batch (default ${DEFAULT_BATCHING.maxBatch})`,
+  },
+  maxDelayMs: {
+    flag: 'max-delay-ms',
+    env: 'FUSIONSEG_MAX_DELAY_MS',
+    help: `wait for a fuller batch (default ${DEFAULT_BATCHING.maxDelayMs})`,
+  },
+  maxQueue: {
+    flag: 'max-queue',
+    env: 'FUSIONSEG_MAX_QUEUE',
+    help: `frames waiting for inference (default ${DEFAULT_BATCHING.maxQueue})`,
+  },
+  framesInFlight: {
+    flag: 'frames-in-flight',
+    env: 'FUSIONSEG_FRAMES_IN_FLIGHT',
+    help: `per stream (default ${DEFAULT_STREAM_LIMITS.framesInFlight})`,
+  },
+  fusionWorkers: {
+    flag: 'fusion-workers',
+    env: 'FUSIONSEG_FUSION_WORKERS',
+    help: 'fusion + encoding threads (default: half the cores)',
+  },
+  mediaRoot: {
+    flag: 'media-root',
+    env: 'FUSIONSEG_MEDIA_ROOT',
+    help: 'folder ProcessVideo may read server-side files from',
+  },
+  allowUrlSchemes: {
+    flag: 'allow-url-schemes',
+    env: 'FUSIONSEG_ALLOW_URL_SCHEMES',
+    help: `URL schemes ProcessVideo may open (${SUPPORTED_URL_SCHEMES.join(', ')})`,
+  },
+  maxUploadBytes: { flag: 'max-upload-bytes', env: 'FUSIONSEG_MAX_UPLOAD_BYTES', help: 'largest video upload' },
+  tlsCert: {
+    flag: 'tls-cert',
+    env: 'FUSIONSEG_TLS_CERT',
+    help: 'PEM certificate chain (TLS on when given with --tls-key)',
+  },
+  tlsKey: { flag: 'tls-key', env: 'FUSIONSEG_TLS_KEY', help: 'PEM private key' },
+  drainTimeoutS: {
+    flag: 'drain-timeout-s',
+    env: 'FUSIONSEG_DRAIN_TIMEOUT_S',
+    help: 'on SIGTERM, how long running streams may finish (default 30)',
+  },
+} satisfies Record<string, Option>;
+
+export function usage(): string {
+  const lines = Object.values(OPTIONS).map(
+    (option) => `  --${option.flag.padEnd(20)} ${option.env.padEnd(30)} ${option.help}`,
+  );
+  return `fusionseg serve [options]\n\n  flag                   environment variable           meaning\n${lines.join('\n')}`;
+}
+
+export function parseServerConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): ServerConfig {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: Object.fromEntries(Object.values(OPTIONS).map((option) => [option.flag, { type: 'string' as const }])),
+    strict: true,
+    allowPositionals: false,
+  });
+  const raw = (option: Option): string | undefined => {
+    const flag = values[option.flag];
+    return typeof flag === 'string' ? flag : env[option.env];
+  };
+  const integer = (option: Option, fallback: number, min: number, max: number): number => {
+    const text = raw(option);
+    if (text === undefined || text === '') return fallback;
+    const value = Number(text);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      throw new TypeError(`--${option.flag} (${option.env}) must be an integer from ${min} to ${max}, got "${text}"`);
+    }
+    return value;
+  };
+  const schemes = (raw(OPTIONS.allowUrlSchemes) ?? '')
+    .split(',')
+    .map((scheme) => scheme.trim().toLowerCase())
+    .filter((scheme) => scheme !== '');
+  for (const scheme of schemes) {
+    if (!SUPPORTED_URL_SCHEMES.includes(scheme)) {
+      throw new TypeError(
+        `--${OPTIONS.allowUrlSchemes.flag} (${OPTIONS.allowUrlSchemes.env}): "${scheme}" is not one of ${SUPPORTED_URL_SCHEMES.join(', ')}`,
+      );
+    }
+  }
+  const tlsCert = raw(OPTIONS.tlsCert);
+  const tlsKey = raw(OPTIONS.tlsKey);
+  if ((tlsCert === undefined) !== (tlsKey === undefined)) {
+    throw new TypeError('--tls-cert and --tls-key (FUSIONSEG_TLS_CERT, FUSIONSEG_TLS_KEY) go together');
+  }
+  return {
+    modelDir: raw(OPTIONS.model) ?? DEFAULT_MODEL_DIR,
+    address: raw(OPTIONS.address) ?? `0.0.0.0:${DEFAULT_PORT}`,
+    devices: raw(OPTIONS.devices),
+    maxBatch: integer(OPTIONS.maxBatch, DEFAULT_BATCHING.maxBatch, 1, 256),
+    maxDelayMs: integer(OPTIONS.maxDelayMs, DEFAULT_BATCHING.maxDelayMs, 0, 10_000),
+    maxQueue: integer(OPTIONS.maxQueue, DEFAULT_BATCHING.maxQueue, 1, 1_000_000),
+    framesInFlight: integer(OPTIONS.framesInFlight, DEFAULT_STREAM_LIMITS.framesInFlight, 1, 1024),
+    fusionWorkers: integer(OPTIONS.fusionWorkers, Math.max(1, Math.floor(availableParallelism() / 2)), 1, 64),
+    mediaRoot: raw(OPTIONS.mediaRoot),
+    allowUrlSchemes: schemes,
+    maxUploadBytes: integer(OPTIONS.maxUploadBytes, DEFAULT_STREAM_LIMITS.maxUploadBytes, 1, Number.MAX_SAFE_INTEGER),
+    tlsCert,
+    tlsKey,
+    drainTimeoutMs: integer(OPTIONS.drainTimeoutS, 30, 0, 86_400) * 1000,
+  };
+}

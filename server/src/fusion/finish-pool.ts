@@ -1,0 +1,116 @@
+/**
+ * Finishing workers (fusion + encoding), so that no frame's CPU work blocks the event loop or the
+ * inference sessions: while a session runs the next batch, these fuse the last one. A worker that dies
+ * fails the frames it held (UNAVAILABLE) and is started again.
+ */
+import type { Worker } from 'node:worker_threads';
+import { ServerError, Status } from '../errors.js';
+import { startWorker } from '../start-worker.js';
+import type { FinishedFrame, FinishRequest, FromFinisher } from './finish-protocol.js';
+
+const workerModule = new URL('./finish-worker', import.meta.url);
+
+interface Pending {
+  readonly resolve: (frame: FinishedFrame) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+class Finisher {
+  #worker: Worker | undefined;
+  readonly #pending = new Map<number, Pending>();
+  #closing = false;
+  restarts = 0;
+
+  get inFlight(): number {
+    return this.#pending.size;
+  }
+
+  start(): Promise<void> {
+    const worker = startWorker(workerModule, import.meta.url);
+    this.#worker = worker;
+    return new Promise((resolve, reject) => {
+      let ready = false;
+      worker.on('message', (message: FromFinisher) => {
+        switch (message.type) {
+          case 'ready':
+            ready = true;
+            resolve();
+            return;
+          case 'init-error':
+            reject(new Error(`could not start a fusion worker: ${message.message}`));
+            return;
+          case 'finished':
+          case 'finish-error': {
+            const pending = this.#pending.get(message.id);
+            this.#pending.delete(message.id);
+            if (message.type === 'finished') pending?.resolve(message.result);
+            else pending?.reject(new ServerError(Status.INTERNAL, `fusion failed: ${message.message}`));
+            return;
+          }
+        }
+      });
+      worker.on('error', (error) => {
+        if (!ready) reject(error);
+      });
+      worker.on('exit', (code) => {
+        for (const pending of this.#pending.values()) {
+          pending.reject(
+            new ServerError(Status.UNAVAILABLE, `a fusion worker stopped (exit code ${code}); retry the frame`),
+          );
+        }
+        this.#pending.clear();
+        if (ready && !this.#closing) {
+          this.restarts++;
+          this.start().catch((error: unknown) => console.error('fusionseg: restarting a fusion worker failed:', error));
+        }
+      });
+    });
+  }
+
+  finish(request: FinishRequest, transfer: ArrayBuffer[]): Promise<FinishedFrame> {
+    const worker = this.#worker;
+    if (worker === undefined) return Promise.reject(new Error('fusion worker not started'));
+    return new Promise((resolve, reject) => {
+      this.#pending.set(request.id, { resolve, reject });
+      worker.postMessage(request, transfer);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.#closing = true;
+    await this.#worker?.terminate();
+  }
+}
+
+export class FinishPool {
+  #nextId = 0;
+  private constructor(private readonly finishers: readonly Finisher[]) {}
+
+  static async start(size: number): Promise<FinishPool> {
+    if (!Number.isInteger(size) || size < 1 || size > 64) {
+      throw new TypeError(`fusionWorkers must be an integer from 1 to 64, got ${String(size)}`);
+    }
+    const finishers = Array.from({ length: size }, () => new Finisher());
+    await Promise.all(finishers.map((finisher) => finisher.start()));
+    return new FinishPool(finishers);
+  }
+
+  get size(): number {
+    return this.finishers.length;
+  }
+
+  /** Fuses and encodes one frame on the least busy worker; the frame's arrays are transferred. */
+  finish(request: Omit<FinishRequest, 'type' | 'id'>): Promise<FinishedFrame> {
+    let best = this.finishers[0]!;
+    for (const finisher of this.finishers) if (finisher.inFlight < best.inFlight) best = finisher;
+    const { frame } = request;
+    const transfer = [
+      ...new Set([frame.semantic.buffer as ArrayBuffer, ...frame.detections.map((d) => d.mask.buffer as ArrayBuffer)]),
+    ];
+    return best.finish({ type: 'finish', id: this.#nextId++, ...request }, transfer);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.finishers.map((finisher) => finisher.close()));
+  }
+}

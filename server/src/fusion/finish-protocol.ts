@@ -1,0 +1,69 @@
+/** Messages between the engine's main thread and a finishing worker (fusion + encoding). */
+import type { FrameOutputs } from '../engine/postprocess.js';
+import type { MapEncoding } from '../../../proto/generated/fusionseg/v1/segmentation.pb.js';
+
+/** Fusion settings of a stream, resolved against the defaults. */
+export interface StreamFusionOptions {
+  readonly enabled: boolean;
+  readonly scoreThreshold: number;
+  readonly maskThreshold: number;
+  readonly consistency: 'category' | 'class';
+  readonly regionGrowing: boolean;
+  readonly newInstances: boolean;
+  readonly minNewInstanceArea: number;
+}
+
+/** What a stream wants back for each frame. */
+export interface StreamOutputOptions {
+  readonly semanticMap: MapEncoding;
+  readonly instanceMap: MapEncoding;
+  readonly segments: boolean;
+  readonly panopticPng: boolean;
+  readonly sourceResolution: boolean;
+}
+
+export interface FinishRequest {
+  readonly type: 'finish';
+  readonly id: number;
+  readonly frame: FrameOutputs;
+  readonly fusion: StreamFusionOptions;
+  readonly output: StreamOutputOptions;
+  readonly sourceWidth: number;
+  readonly sourceHeight: number;
+}
+
+export interface FinishedSegment {
+  readonly id: number;
+  readonly classId: number;
+  readonly score: number;
+  readonly area: number;
+  readonly box: readonly [number, number, number, number];
+  readonly source: 'detected' | 'new';
+  readonly grownArea: number;
+}
+
+export interface FinishedMap {
+  readonly encoding: MapEncoding;
+  readonly width: number;
+  readonly height: number;
+  readonly bytesPerPixel: number;
+  readonly data: Uint8Array;
+}
+
+export interface FinishedFrame {
+  readonly width: number;
+  readonly height: number;
+  readonly semantic: FinishedMap | undefined;
+  readonly instance: FinishedMap | undefined;
+  readonly segments: readonly FinishedSegment[];
+  readonly panopticPng: Uint8Array | undefined;
+  readonly droppedComponents: number;
+  readonly fusionUs: number;
+  readonly encodeUs: number;
+}
+
+export type FromFinisher =
+  | { readonly type: 'ready' }
+  | { readonly type: 'init-error'; readonly message: string }
+  | { readonly type: 'finished'; readonly id: number; readonly result: FinishedFrame }
+  | { readonly type: 'finish-error'; readonly id: number; readonly message: string };

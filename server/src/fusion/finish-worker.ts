@@ -1,0 +1,38 @@
+/** A finishing worker: owns one fusion WASM instance and finishes frames one at a time. */
+import { parentPort, type MessagePort } from 'node:worker_threads';
+import { createFusion, type Fusion } from '../../../fusion-wasm/src/index.js';
+import type { FinishRequest, FromFinisher } from './finish-protocol.js';
+import { finishFrame } from './finish-frame.js';
+
+if (parentPort === null) throw new Error('finish-worker.ts runs only as a worker thread');
+const port: MessagePort = parentPort;
+
+function buffersOf(result: ReturnType<typeof finishFrame>): ArrayBuffer[] {
+  const buffers = new Set<ArrayBuffer>();
+  for (const data of [result.semantic?.data, result.instance?.data, result.panopticPng]) {
+    if (data !== undefined) buffers.add(data.buffer as ArrayBuffer); // finishFrame made them standalone
+  }
+  return [...buffers];
+}
+
+let fusion: Fusion;
+try {
+  fusion = await createFusion();
+  port.postMessage({ type: 'ready' } satisfies FromFinisher);
+} catch (error: unknown) {
+  port.postMessage({
+    type: 'init-error',
+    message: error instanceof Error ? error.message : String(error),
+  } satisfies FromFinisher);
+  throw error;
+}
+
+port.on('message', (request: FinishRequest) => {
+  try {
+    const result = finishFrame(fusion, request);
+    port.postMessage({ type: 'finished', id: request.id, result } satisfies FromFinisher, buffersOf(result));
+  } catch (error: unknown) {
+    const message = error instanceof Error ? error.message : String(error);
+    port.postMessage({ type: 'finish-error', id: request.id, message } satisfies FromFinisher);
+  }
+});

@@ -1,0 +1,63 @@
+import type { handleUnaryCall } from '@grpc/grpc-js';
+import {
+  Consistency,
+  type GetModelInfoRequest,
+  type ModelInfo,
+} from '../../../proto/generated/fusionseg/v1/segmentation.pb.js';
+import { cityscapesLabelSpace } from '../../../fusion-wasm/src/index.js';
+import { notFound } from '../errors.js';
+import type { ServiceContext } from '../pipeline/service-context.js';
+import { DEFAULT_FUSION } from '../pipeline/stream-settings.js';
+import { toGrpcError } from './to-grpc-error.js';
+
+/** GetModelInfo: the model, its label space with colours, the devices and the batching settings. */
+export function getModelInfo(service: ServiceContext): handleUnaryCall<GetModelInfoRequest, ModelInfo> {
+  return (call, callback) => {
+    try {
+      const { engine } = service;
+      const { model } = engine;
+      if (call.request.model !== '' && call.request.model !== model.name) {
+        throw notFound(`no model named "${call.request.model}" on this server (it serves "${model.name}")`);
+      }
+      const labelSpace = cityscapesLabelSpace;
+      callback(null, {
+        name: model.name,
+        kind: model.kind,
+        inputWidth: model.input.width,
+        inputHeight: model.input.height,
+        labelSpace: {
+          name: labelSpace.name,
+          categories: labelSpace.categories.map((category) => category.name),
+          classes: labelSpace.classes.map((c) => ({
+            id: c.id,
+            name: c.name,
+            category: c.category,
+            isThing: c.isThing,
+            color: { r: c.color[0], g: c.color[1], b: c.color[2] },
+          })),
+        },
+        devices: engine.devices.map((device) => ({
+          name: device.name,
+          executionProvider: device.kind === 'cuda' ? 'CUDAExecutionProvider' : 'CPUExecutionProvider',
+          intraOpThreads: device.intraOpThreads,
+        })),
+        batching: {
+          maxBatch: engine.batching.maxBatch,
+          maxDelayMs: engine.batching.maxDelayMs,
+          maxQueue: engine.batching.maxQueue,
+        },
+        defaultFusion: {
+          disabled: false,
+          scoreThreshold: DEFAULT_FUSION.scoreThreshold,
+          maskThreshold: DEFAULT_FUSION.maskThreshold,
+          consistency: Consistency.CONSISTENCY_CATEGORY,
+          regionGrowing: DEFAULT_FUSION.regionGrowing,
+          newInstances: DEFAULT_FUSION.newInstances,
+          minNewInstanceArea: DEFAULT_FUSION.minNewInstanceArea,
+        },
+      });
+    } catch (error: unknown) {
+      callback(toGrpcError(error));
+    }
+  };
+}

@@ -1,0 +1,79 @@
+/**
+ * One frame's path after decoding: batch -> infer -> fuse -> encode, and the FrameResult that answers it.
+ */
+import { SegmentSource, type FrameResult } from '../../../proto/generated/fusionseg/v1/segmentation.pb.js';
+import type { ServiceContext } from './service-context.js';
+import type { StreamSettings } from './stream-settings.js';
+
+/** A decoded frame at the model's input size, with what the result must echo. */
+export interface DecodedFrame {
+  readonly index: number;
+  readonly frameId: number;
+  readonly pts: number;
+  readonly sourceWidth: number;
+  readonly sourceHeight: number;
+  /** RGB24 at the model's input size; ownership passes to the engine. */
+  readonly rgb: Uint8Array;
+  readonly decodeUs: number;
+  /** performance.now() when the frame arrived (or started decoding). */
+  readonly arrivedAt: number;
+}
+
+export interface StreamContext {
+  readonly service: ServiceContext;
+  readonly settings: StreamSettings;
+  readonly signal: AbortSignal;
+  /** The stream's frame count when known (video inputs), else 0. */
+  totalFrames: number;
+}
+
+export async function segmentFrame(frame: DecodedFrame, context: StreamContext): Promise<FrameResult> {
+  const { engine, finishers } = context.service;
+  const { settings } = context;
+  const inference = await engine.infer(frame.rgb, context.signal);
+  const finished = await finishers.finish({
+    frame: inference.outputs,
+    fusion: settings.fusion,
+    output: settings.output,
+    sourceWidth: frame.sourceWidth,
+    sourceHeight: frame.sourceHeight,
+  });
+  context.service.framesSegmented++;
+  const { width: modelWidth, height: modelHeight } = engine.model.input;
+  return {
+    index: frame.index,
+    frameId: frame.frameId,
+    pts: frame.pts,
+    width: finished.width,
+    height: finished.height,
+    sourceWidth: frame.sourceWidth,
+    sourceHeight: frame.sourceHeight,
+    modelWidth,
+    modelHeight,
+    scaleX: frame.sourceWidth / modelWidth,
+    scaleY: frame.sourceHeight / modelHeight,
+    semantic: finished.semantic,
+    instance: finished.instance,
+    segments: finished.segments.map((segment) => ({
+      id: segment.id,
+      classId: segment.classId,
+      score: segment.score,
+      area: segment.area,
+      box: { x0: segment.box[0], y0: segment.box[1], x1: segment.box[2], y1: segment.box[3] },
+      source: segment.source === 'new' ? SegmentSource.SEGMENT_SOURCE_NEW : SegmentSource.SEGMENT_SOURCE_DETECTED,
+      grownArea: segment.grownArea,
+    })),
+    panopticPng: finished.panopticPng ?? new Uint8Array(0),
+    timings: {
+      decodeUs: frame.decodeUs,
+      queueUs: Math.round(inference.timings.queueMs * 1000),
+      inferenceUs: Math.round(inference.timings.inferenceMs * 1000),
+      fusionUs: finished.fusionUs,
+      encodeUs: finished.encodeUs,
+      totalUs: Math.round((performance.now() - frame.arrivedAt) * 1000),
+      batchSize: inference.timings.batchSize,
+    },
+    totalFrames: context.totalFrames,
+    droppedComponents: finished.droppedComponents,
+  };
+}

@@ -1,0 +1,72 @@
+/**
+ * What a client may make the server read: files only under the configured media root (no `..`, no symlink
+ * escape), URLs only with an allowed scheme, each with the ffmpeg protocol whitelist that scheme needs.
+ */
+import { realpath, stat } from 'node:fs/promises';
+import { isAbsolute, relative, resolve, sep } from 'node:path';
+import { invalidArgument, notFound, permissionDenied } from '../errors.js';
+
+/** ffmpeg protocols each URL scheme needs (an HLS playlist stays on its own scheme). */
+const PROTOCOLS_BY_SCHEME: Readonly<Record<string, readonly string[]>> = {
+  http: ['http', 'tcp', 'hls'],
+  https: ['https', 'tls', 'tcp', 'crypto', 'hls'],
+  rtsp: ['rtsp', 'rtp', 'udp', 'tcp'],
+  rtmp: ['rtmp', 'tcp'],
+  srt: ['srt', 'udp'],
+  udp: ['udp'],
+};
+
+export const SUPPORTED_URL_SCHEMES = Object.keys(PROTOCOLS_BY_SCHEME);
+
+/**
+ * Resolves a client-given path under `mediaRoot` to a real file path. PERMISSION_DENIED for `..`,
+ * absolute paths outside the root and symlinks out of it; NOT_FOUND for a missing file.
+ */
+export async function resolveMediaPath(mediaRoot: string | undefined, requested: string): Promise<string> {
+  if (mediaRoot === undefined) {
+    throw permissionDenied('server-side paths are disabled on this server (it was started without a media root)');
+  }
+  if (requested === '' || requested.includes('\0')) throw invalidArgument('server_path is empty or malformed');
+  if (requested.split(/[\\/]/).includes('..')) {
+    throw permissionDenied(`server_path "${requested}" may not contain ".." segments`);
+  }
+  const root = await realpath(mediaRoot);
+  const candidate = isAbsolute(requested) ? requested : resolve(root, requested);
+  const inside = (path: string) => {
+    const rel = relative(root, path);
+    return rel !== '' && !rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel);
+  };
+  if (!inside(resolve(candidate))) throw permissionDenied(`server_path "${requested}" is outside the media root`);
+  let real: string;
+  try {
+    real = await realpath(candidate);
+  } catch (error: unknown) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT')
+      throw notFound(`no file "${requested}" under the media root`);
+    throw error;
+  }
+  if (!inside(real)) throw permissionDenied(`server_path "${requested}" leads outside the media root (symlink)`);
+  if (!(await stat(real)).isFile()) throw invalidArgument(`server_path "${requested}" is not a file`);
+  return real;
+}
+
+/** Checks a URL against the allowed schemes; returns it with its ffmpeg protocol whitelist. */
+export function resolveMediaUrl(
+  requested: string,
+  allowedSchemes: readonly string[],
+): { url: string; protocols: readonly string[] } {
+  let url: URL;
+  try {
+    url = new URL(requested);
+  } catch {
+    throw invalidArgument(`url "${requested}" is not a valid URL`);
+  }
+  const scheme = url.protocol.replace(/:$/, '').toLowerCase();
+  if (!allowedSchemes.includes(scheme)) {
+    const allowed = allowedSchemes.length > 0 ? allowedSchemes.join(', ') : 'none (URL sources are disabled)';
+    throw permissionDenied(`url scheme "${scheme}" is not allowed on this server (allowed: ${allowed})`);
+  }
+  const protocols = PROTOCOLS_BY_SCHEME[scheme];
+  if (protocols === undefined) throw permissionDenied(`url scheme "${scheme}" is not supported`);
+  return { url: url.href, protocols };
+}

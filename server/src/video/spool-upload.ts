@@ -1,0 +1,41 @@
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { finished } from 'node:stream/promises';
+import { invalidArgument } from '../errors.js';
+
+export interface SpooledUpload {
+  readonly path: string;
+  readonly bytes: number;
+  /** Deletes the file and its folder. */
+  remove(): Promise<void>;
+}
+
+/**
+ * Writes an uploaded video to a temporary file. Containers such as MP4 keep their index at the end and
+ * need a seekable input, so uploads are decoded from disk, not from a pipe. Writes wait for the disk
+ * (backpressure to the client); past `maxBytes` the upload is refused.
+ */
+export async function spoolUpload(chunks: AsyncIterable<Uint8Array>, maxBytes: number): Promise<SpooledUpload> {
+  const dir = await mkdtemp(join(tmpdir(), 'fusionseg-upload-'));
+  const path = join(dir, 'upload');
+  const remove = () => rm(dir, { recursive: true, force: true });
+  const file = createWriteStream(path);
+  let bytes = 0;
+  try {
+    for await (const chunk of chunks) {
+      bytes += chunk.length;
+      if (bytes > maxBytes) throw invalidArgument(`the upload exceeds this server's limit of ${maxBytes} bytes`);
+      if (!file.write(chunk)) await new Promise<void>((resolve) => file.once('drain', () => resolve()));
+    }
+    file.end();
+    await finished(file);
+    if (bytes === 0) throw invalidArgument('the upload is empty: send the video as chunk messages after "open"');
+    return { path, bytes, remove };
+  } catch (error: unknown) {
+    file.destroy();
+    await remove();
+    throw error;
+  }
+}

@@ -1,0 +1,293 @@
+import test from 'ava';
+import { status } from '@grpc/grpc-js';
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import sharp from 'sharp';
+import {
+  InputKind,
+  MapEncoding,
+  SegmentSource,
+  type FrameRequest,
+} from '../../proto/generated/fusionseg/v1/segmentation.pb.js';
+import { ffmpegBinary } from '../../server/src/video/ffmpeg.js';
+import { tempDir } from '../helpers/clips.js';
+import { decodeMap } from '../helpers/maps.js';
+import { childFfmpegCount, collect, startTestService, streamFramesCall, writeAll } from '../helpers/service.js';
+
+const execFileAsync = promisify(execFile);
+const W = 64;
+const H = 32;
+const CAR = 13;
+
+/** A solid frame: red picks the semantic class (floor(R / 16)); the mean colour is the detection score. */
+function solid(width: number, height: number, rgb: [number, number, number]): Uint8Array {
+  const data = new Uint8Array(width * height * 3);
+  for (let i = 0; i < data.length; i += 3) data.set(rgb, i);
+  return data;
+}
+
+const carColour: [number, number, number] = [16 * CAR, 200, 200];
+const open = (options: Partial<FrameRequest['payload'] & object> = {}): FrameRequest => ({
+  payload: {
+    $case: 'open',
+    open: {
+      options: {
+        model: '',
+        output: {
+          semanticMap: MapEncoding.MAP_ENCODING_RLE,
+          instanceMap: MapEncoding.MAP_ENCODING_RAW,
+          panopticPng: false,
+          sourceResolution: false,
+        },
+      },
+      input: InputKind.INPUT_KIND_FRAMES,
+      containerFormat: '',
+      ...options,
+    },
+  },
+});
+const rawFrame = (frameId: number, width: number, height: number, rgb: [number, number, number]): FrameRequest => ({
+  payload: {
+    $case: 'frame',
+    frame: {
+      frameId,
+      pts: frameId * 40,
+      image: { $case: 'raw', raw: { width, height, rgb24: solid(width, height, rgb) } },
+    },
+  },
+});
+
+test('raw frames of any size are answered once each, in order, fused', async (t) => {
+  const { client } = await startTestService(t);
+  const call = streamFramesCall(client);
+  const outcome = collect(call);
+  const requests = [open()];
+  for (let i = 0; i < 12; i++) {
+    const big = i % 3 === 2;
+    requests.push(rawFrame(100 + i, big ? 2 * W : W, big ? 2 * H : H, i % 2 === 0 ? carColour : [16 * 7, 10, 10]));
+  }
+  await writeAll(call, requests);
+  const { results, error } = await outcome;
+  t.is(error, undefined);
+  t.deepEqual(
+    results.map((r) => r.frameId),
+    Array.from({ length: 12 }, (_, i) => 100 + i),
+  );
+  t.deepEqual(
+    results.map((r) => r.index),
+    Array.from({ length: 12 }, (_, i) => i),
+  );
+  for (const [i, result] of results.entries()) {
+    const big = i % 3 === 2;
+    t.is(result.pts, (100 + i) * 40);
+    t.is(result.width, W);
+    t.is(result.height, H);
+    t.is(result.sourceWidth, big ? 2 * W : W);
+    t.is(result.scaleX, big ? 2 : 1);
+    const semantic = decodeMap(result.semantic);
+    const instance = decodeMap(result.instance);
+    t.is(semantic.length, W * H);
+    if (i % 2 === 0) {
+      // A car everywhere: the detection's mask covers part of it; region growing gives it the rest.
+      t.true(semantic.every((label) => label === CAR));
+      t.true(instance.every((id) => id === 1));
+      const [segment] = result.segments;
+      t.is(segment?.classId, CAR);
+      t.is(segment?.area, W * H);
+      t.is(segment?.source, SegmentSource.SEGMENT_SOURCE_DETECTED);
+      t.true((segment?.grownArea ?? 0) > 0 && (segment?.grownArea ?? 0) < W * H);
+    } else {
+      // Traffic signs are stuff: the car detection's mask lands on background and is deleted.
+      t.true(semantic.every((label) => label === 7));
+      t.true(instance.every((id) => id === 0));
+    }
+    t.true(result.timings!.inferenceUs > 0 && result.timings!.totalUs >= result.timings!.inferenceUs);
+  }
+});
+
+test('JPEG and PNG frames are decoded and resized', async (t) => {
+  const { client } = await startTestService(t);
+  const image = sharp(solid(160, 80, carColour), { raw: { width: 160, height: 80, channels: 3 } });
+  const png = new Uint8Array(await image.clone().png().toBuffer());
+  const jpeg = new Uint8Array(await image.clone().jpeg({ quality: 95 }).toBuffer());
+  const call = streamFramesCall(client);
+  const outcome = collect(call);
+  await writeAll(call, [
+    open(),
+    { payload: { $case: 'frame', frame: { frameId: 1, pts: 0, image: { $case: 'png', png } } } },
+    { payload: { $case: 'frame', frame: { frameId: 2, pts: 0, image: { $case: 'jpeg', jpeg } } } },
+  ]);
+  const { results, error } = await outcome;
+  t.is(error, undefined);
+  t.deepEqual(
+    results.map((r) => [r.frameId, r.sourceWidth, r.sourceHeight]),
+    [
+      [1, 160, 80],
+      [2, 160, 80],
+    ],
+  );
+  for (const result of results) t.true(decodeMap(result.semantic).every((label) => label === CAR));
+});
+
+test('an H.264 stream sent in chunks is decoded by ffmpeg, one result per frame', async (t) => {
+  const { client } = await startTestService(t);
+  const dir = await tempDir(t);
+  const path = `${dir}/clip.h264`;
+  await execFileAsync(ffmpegBinary().path, [
+    '-loglevel',
+    'error',
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc=size=128x64:rate=10',
+    '-frames:v',
+    '15',
+    '-c:v',
+    'libx264',
+    '-pix_fmt',
+    'yuv420p',
+    '-f',
+    'h264',
+    '-y',
+    path,
+  ]);
+  const bytes = await readFile(path);
+  const call = streamFramesCall(client);
+  const outcome = collect(call);
+  const requests: FrameRequest[] = [
+    open({ input: InputKind.INPUT_KIND_ENCODED_VIDEO, containerFormat: 'h264' } as never),
+  ];
+  for (let offset = 0; offset < bytes.length; offset += 1000) {
+    requests.push({ payload: { $case: 'videoChunk', videoChunk: { data: bytes.subarray(offset, offset + 1000) } } });
+  }
+  await writeAll(call, requests);
+  const { results, error } = await outcome;
+  t.is(error, undefined);
+  t.deepEqual(
+    results.map((r) => r.index),
+    Array.from({ length: 15 }, (_, i) => i),
+  );
+  t.true(results.every((r) => r.width === W && r.height === H));
+  t.is(await childFfmpegCount(), 0);
+});
+
+test('a raw frame whose bytes do not match its size is INVALID_ARGUMENT naming the frame', async (t) => {
+  const { client } = await startTestService(t);
+  const call = streamFramesCall(client);
+  const outcome = collect(call);
+  await writeAll(call, [
+    open(),
+    rawFrame(1, W, H, carColour),
+    {
+      payload: {
+        $case: 'frame',
+        frame: {
+          frameId: 2,
+          pts: 0,
+          image: { $case: 'raw', raw: { width: W, height: H, rgb24: new Uint8Array(100) } },
+        },
+      },
+    },
+  ]);
+  const { error } = await outcome;
+  t.is(error?.code, status.INVALID_ARGUMENT);
+  t.regex(
+    error?.details ?? '',
+    /frame 2 \(message 2\): a 64x32 raw RGB24 frame has 6144 bytes, but this one carries 100/,
+  );
+});
+
+test('a corrupt JPEG is INVALID_ARGUMENT with the decoder’s reason', async (t) => {
+  const { client } = await startTestService(t);
+  const call = streamFramesCall(client);
+  const outcome = collect(call);
+  const jpeg = new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3, 4, 5, 6, 7, 8]);
+  await writeAll(call, [
+    open(),
+    { payload: { $case: 'frame', frame: { frameId: 9, pts: 0, image: { $case: 'jpeg', jpeg } } } },
+  ]);
+  const { error } = await outcome;
+  t.is(error?.code, status.INVALID_ARGUMENT);
+  t.regex(error?.details ?? '', /frame 9 \(message 1\): could not decode the jpeg image: .+/);
+});
+
+test('a stream that does not start with "open" is INVALID_ARGUMENT', async (t) => {
+  const { client } = await startTestService(t);
+  const call = streamFramesCall(client);
+  const outcome = collect(call);
+  await writeAll(call, [rawFrame(1, W, H, carColour)]);
+  const { error } = await outcome;
+  t.is(error?.code, status.INVALID_ARGUMENT);
+  t.regex(error?.details ?? '', /first StreamFrames message must be "open"/);
+});
+
+test('bad options are INVALID_ARGUMENT naming the field; an unknown model is NOT_FOUND', async (t) => {
+  const { client } = await startTestService(t);
+  const cases: [FrameRequest, number, RegExp][] = [
+    [
+      {
+        payload: {
+          $case: 'open',
+          open: {
+            options: { model: '', fusion: { disabled: false, scoreThreshold: 2, consistency: 0 } },
+            input: 0,
+            containerFormat: '',
+          },
+        },
+      },
+      status.INVALID_ARGUMENT,
+      /options.fusion.score_threshold must be between 0 and 1, got 2/,
+    ],
+    [
+      { payload: { $case: 'open', open: { options: { model: 'nope' }, input: 0, containerFormat: '' } } },
+      status.NOT_FOUND,
+      /no model named "nope"/,
+    ],
+  ];
+  for (const [request, code, details] of cases) {
+    const call = streamFramesCall(client);
+    const outcome = collect(call);
+    await writeAll(call, [request, rawFrame(1, W, H, carColour)]);
+    const { error } = await outcome;
+    t.is(error?.code, code);
+    t.regex(error?.details ?? '', details);
+  }
+});
+
+test('four concurrent streams each get all their frames in order', async (t) => {
+  const { client } = await startTestService(t, { devices: 'cpu:1,cpu:1' });
+  const outcomes = await Promise.all(
+    [0, 1, 2, 3].map(async (stream) => {
+      const call = streamFramesCall(client);
+      const outcome = collect(call);
+      const requests = [open()];
+      for (let i = 0; i < 20; i++) requests.push(rawFrame(stream * 1000 + i, W, H, [16 * (i % 16), 200, 200]));
+      await writeAll(call, requests);
+      return outcome;
+    }),
+  );
+  outcomes.forEach(({ results, error }, stream) => {
+    t.is(error, undefined);
+    t.deepEqual(
+      results.map((r) => r.frameId),
+      Array.from({ length: 20 }, (_, i) => stream * 1000 + i),
+    );
+  });
+});
+
+test('a client that cancels leaves no ffmpeg process behind', async (t) => {
+  const { client } = await startTestService(t);
+  const call = streamFramesCall(client);
+  const outcome = collect(call);
+  call.write(open({ input: InputKind.INPUT_KIND_ENCODED_VIDEO, containerFormat: 'h264' } as never));
+  call.write({ payload: { $case: 'videoChunk', videoChunk: { data: new Uint8Array([0, 0, 0, 1, 0x67]) } } });
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  t.is(await childFfmpegCount(), 1, 'the stream runs its ffmpeg');
+  call.cancel();
+  const { error } = await outcome;
+  t.is(error?.code, status.CANCELLED);
+  for (let i = 0; i < 50 && (await childFfmpegCount()) > 0; i++)
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  t.is(await childFfmpegCount(), 0);
+});

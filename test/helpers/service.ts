@@ -1,0 +1,93 @@
+import { credentials, Metadata, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js';
+import type { ExecutionContext } from 'ava';
+import { join } from 'node:path';
+import {
+  FrameRequest,
+  SegmentationServiceClient,
+  VideoRequest,
+  type FrameResult,
+} from '../../proto/generated/fusionseg/v1/segmentation.pb.js';
+import { startService, type RunningService } from '../../server/src/service.js';
+import type { ServerConfig } from '../../server/src/config.js';
+import { tempDir } from './clips.js';
+import { writeTestModel, type TestModelOptions } from './onnx-models.js';
+
+export interface TestService {
+  readonly service: RunningService;
+  readonly client: SegmentationServiceClient;
+  readonly address: string;
+}
+
+/** A real service on 127.0.0.1:0 over a generated test model, stopped when the test ends. */
+export async function startTestService(
+  t: ExecutionContext,
+  config: Partial<ServerConfig> = {},
+  model: TestModelOptions = {},
+): Promise<TestService> {
+  const modelDir = await writeTestModel(join(await tempDir(t), 'model'), model);
+  const service = await startService({
+    devices: 'cpu:1',
+    fusionWorkers: 1,
+    drainTimeoutMs: 2000,
+    ...config,
+    modelDir,
+    address: '127.0.0.1:0',
+  });
+  const address = `127.0.0.1:${service.port}`;
+  const client = new SegmentationServiceClient(address, credentials.createInsecure(), {
+    'grpc.max_receive_message_length': 64 * 1024 * 1024,
+    'grpc.max_send_message_length': 64 * 1024 * 1024,
+  });
+  t.teardown(async () => {
+    client.close();
+    await service.stop();
+  });
+  return { service, client, address };
+}
+
+export interface CallOutcome {
+  readonly results: FrameResult[];
+  readonly error: ServiceError | undefined;
+}
+
+/** Collects a streaming call's results until it ends (OK or with an error). */
+export function collect<Req>(call: ClientDuplexStream<Req, FrameResult>): Promise<CallOutcome> {
+  const results: FrameResult[] = [];
+  return new Promise((resolve) => {
+    call.on('data', (result: FrameResult) => results.push(result));
+    call.on('error', (error: ServiceError) => resolve({ results, error }));
+    call.on('end', () => resolve({ results, error: undefined }));
+  });
+}
+
+/** Writes requests in order, waiting for 'drain' when the call's buffer is full, then half-closes. */
+export async function writeAll<Req>(
+  call: ClientDuplexStream<Req, FrameResult>,
+  requests: Iterable<Req>,
+): Promise<void> {
+  for (const request of requests) {
+    if (call.destroyed) return;
+    if (!call.write(request)) await new Promise((resolve) => call.once('drain', resolve));
+  }
+  call.end();
+}
+
+export function streamFramesCall(client: SegmentationServiceClient, deadlineMs = 30_000) {
+  return client.streamFrames(new Metadata(), { deadline: Date.now() + deadlineMs });
+}
+
+export function processVideoCall(client: SegmentationServiceClient, deadlineMs = 30_000) {
+  return client.processVideo(new Metadata(), { deadline: Date.now() + deadlineMs });
+}
+
+export { FrameRequest, VideoRequest };
+
+/** ffmpeg processes that are children of this process. */
+export async function childFfmpegCount(): Promise<number> {
+  const { execFile } = await import('node:child_process');
+  return new Promise((resolve) => {
+    execFile('ps', ['-o', 'args=', '--ppid', String(process.pid)], (_error, stdout) => {
+      resolve(stdout.split('\n').filter((line) => /ffmpeg/.test(line) && !/ffprobe/.test(line)).length);
+    });
+  });
+}
