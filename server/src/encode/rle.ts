@@ -1,5 +1,5 @@
 /**
- * Run-length encoding of a label map: row-major runs as pairs of unsigned LEB128 varints
+ * Run-length encoding (decoding lives with the clients: clients/src/decode-maps.ts) of a label map: row-major runs as pairs of unsigned LEB128 varints
  * (value, run length). Label maps are large flat regions, so this is typically 50-200x smaller than raw
  * and far cheaper to produce than PNG.
  */
@@ -41,31 +41,4 @@ export function encodeRle(values: Uint8Array | Uint16Array): Uint8Array {
   }
   flush(length);
   return out.slice(0, offset);
-}
-
-/** Decodes `encodeRle` output into `pixels` values; throws if the runs do not add up to `pixels`. */
-export function decodeRle(data: Uint8Array, pixels: number, bytesPerPixel: 1 | 2): Uint8Array | Uint16Array {
-  const out = bytesPerPixel === 1 ? new Uint8Array(pixels) : new Uint16Array(pixels);
-  let offset = 0;
-  let position = 0;
-  const readVarint = () => {
-    let result = 0;
-    let shift = 0;
-    for (;;) {
-      if (offset >= data.length) throw new RangeError('run-length data ends inside a varint');
-      const byte = data[offset++]!;
-      result += (byte & 0x7f) * 2 ** shift;
-      if (byte < 0x80) return result;
-      shift += 7;
-    }
-  };
-  while (offset < data.length) {
-    const value = readVarint();
-    const run = readVarint();
-    if (position + run > pixels) throw new RangeError(`run-length data covers more than ${pixels} pixels`);
-    out.fill(value, position, position + run);
-    position += run;
-  }
-  if (position !== pixels) throw new RangeError(`run-length data covers ${position} of ${pixels} pixels`);
-  return out;
 }

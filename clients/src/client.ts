@@ -1,0 +1,260 @@
+/**
+ * A typed client for the fusionseg service. Calls return async iterables of results with the maps
+ * decoded; writes respect flow control ('drain') and reads are pulled, so backpressure holds both ways.
+ * Every call takes an AbortSignal (cancels the call) and a deadline; failures throw `FusionsegError` with
+ * the gRPC status code and the server's message. No reconnects or retries happen behind the caller's back.
+ */
+import {
+  ChannelCredentials,
+  credentials,
+  Metadata,
+  status,
+  type ClientDuplexStream,
+  type ServiceError,
+} from '@grpc/grpc-js';
+import {
+  FusionOptions,
+  InputKind,
+  OutputOptions,
+  SegmentationServiceClient,
+  type FrameRequest,
+  type FrameResult,
+  type ModelInfo,
+  type VideoRequest,
+} from '../../proto/generated/fusionseg/v1/segmentation.pb.js';
+import { decodeMap } from './decode-maps.js';
+
+export interface ClientOptions {
+  /** Use TLS; with `ca`, trust that CA (PEM) instead of the system's roots. */
+  readonly tls?: boolean;
+  readonly ca?: Uint8Array;
+  /** Largest message sent or received; default 64 MiB. */
+  readonly maxMessageBytes?: number;
+}
+
+export interface CallOptions {
+  readonly signal?: AbortSignal;
+  /** Milliseconds from now; default none. */
+  readonly deadlineMs?: number;
+  /** The model to use; default the server's. */
+  readonly model?: string;
+  readonly output?: Partial<OutputOptions>;
+  readonly fusion?: Partial<FusionOptions>;
+}
+
+/** One frame to send: raw RGB24, JPEG or PNG, with an optional id and timestamp echoed back. */
+export type ClientFrame = { readonly frameId?: number; readonly pts?: number } & (
+  | { readonly raw: { readonly width: number; readonly height: number; readonly rgb24: Uint8Array } }
+  | { readonly jpeg: Uint8Array }
+  | { readonly png: Uint8Array }
+);
+
+/** Where ProcessVideo reads the video from. */
+export type VideoSource =
+  | { readonly upload: AsyncIterable<Uint8Array>; readonly containerFormat?: string; readonly sizeBytes?: number }
+  | { readonly serverPath: string }
+  | { readonly url: string };
+
+export interface VideoOptions extends CallOptions {
+  readonly fps?: number;
+  readonly startTime?: number;
+  readonly maxFrames?: number;
+}
+
+/** A result with its maps decoded into typed arrays. */
+export interface SegmentationResult {
+  readonly result: FrameResult;
+  readonly semantic: Uint8Array | undefined;
+  readonly instance: Uint16Array | undefined;
+}
+
+/** A failed call: the gRPC status code (see @grpc/grpc-js `status`) and the server's message. */
+export class FusionsegError extends Error {
+  constructor(
+    readonly code: status,
+    readonly details: string,
+  ) {
+    super(`${status[code] ?? code}: ${details}`);
+    this.name = 'FusionsegError';
+  }
+}
+
+function toFusionsegError(error: unknown): FusionsegError {
+  if (error instanceof FusionsegError) return error;
+  const serviceError = error as Partial<ServiceError>;
+  if (typeof serviceError.code === 'number') return new FusionsegError(serviceError.code, serviceError.details ?? '');
+  return new FusionsegError(status.UNKNOWN, error instanceof Error ? error.message : String(error));
+}
+
+function decoded(result: FrameResult): SegmentationResult {
+  const instance = decodeMap(result.instance);
+  return {
+    result,
+    semantic: decodeMap(result.semantic) as Uint8Array | undefined,
+    instance: instance as Uint16Array | undefined,
+  };
+}
+
+export class FusionsegClient {
+  readonly #client: SegmentationServiceClient;
+
+  constructor(address: string, options: ClientOptions = {}) {
+    const channelCredentials: ChannelCredentials = options.tls
+      ? credentials.createSsl(options.ca === undefined ? null : Buffer.from(options.ca))
+      : credentials.createInsecure();
+    const limit = options.maxMessageBytes ?? 64 * 1024 * 1024;
+    this.#client = new SegmentationServiceClient(address, channelCredentials, {
+      'grpc.max_receive_message_length': limit,
+      'grpc.max_send_message_length': limit,
+    });
+  }
+
+  /** The model, label space, devices and batching settings of the server. */
+  getModelInfo(options: Pick<CallOptions, 'signal' | 'deadlineMs' | 'model'> = {}): Promise<ModelInfo> {
+    return new Promise((resolve, reject) => {
+      const call = this.#client.getModelInfo(
+        { model: options.model ?? '' },
+        new Metadata(),
+        this.#callOptions(options),
+        (error, info) => (error ? reject(toFusionsegError(error)) : resolve(info)),
+      );
+      options.signal?.addEventListener('abort', () => call.cancel(), { once: true });
+    });
+  }
+
+  /** Streams frames (as a camera client does) and yields one result per frame, in order. */
+  streamFrames(
+    frames: AsyncIterable<ClientFrame> | Iterable<ClientFrame>,
+    options: CallOptions = {},
+  ): AsyncIterable<SegmentationResult> {
+    const call = this.#client.streamFrames(new Metadata(), this.#callOptions(options));
+    async function* requests(): AsyncGenerator<FrameRequest> {
+      yield {
+        payload: {
+          $case: 'open',
+          open: { options: streamOptions(options), input: InputKind.INPUT_KIND_FRAMES, containerFormat: '' },
+        },
+      };
+      let index = 0;
+      for await (const frame of frames) {
+        const image =
+          'raw' in frame
+            ? { $case: 'raw' as const, raw: frame.raw }
+            : 'jpeg' in frame
+              ? { $case: 'jpeg' as const, jpeg: frame.jpeg }
+              : { $case: 'png' as const, png: frame.png };
+        yield {
+          payload: { $case: 'frame', frame: { frameId: frame.frameId ?? index, pts: frame.pts ?? index, image } },
+        };
+        index++;
+      }
+    }
+    return this.#run(call, requests(), options.signal);
+  }
+
+  /** Streams an encoded video (H.264 Annex B, MPEG-TS, Matroska, ...) in chunks; one result per decoded frame. */
+  streamVideo(
+    chunks: AsyncIterable<Uint8Array>,
+    options: CallOptions & { readonly containerFormat?: string } = {},
+  ): AsyncIterable<SegmentationResult> {
+    const call = this.#client.streamFrames(new Metadata(), this.#callOptions(options));
+    async function* requests(): AsyncGenerator<FrameRequest> {
+      yield {
+        payload: {
+          $case: 'open',
+          open: {
+            options: streamOptions(options),
+            input: InputKind.INPUT_KIND_ENCODED_VIDEO,
+            containerFormat: options.containerFormat ?? '',
+          },
+        },
+      };
+      for await (const data of chunks) yield { payload: { $case: 'videoChunk', videoChunk: { data } } };
+    }
+    return this.#run(call, requests(), options.signal);
+  }
+
+  /** Processes a whole video: uploaded, a file under the server's media root, or a URL. */
+  processVideo(source: VideoSource, options: VideoOptions = {}): AsyncIterable<SegmentationResult> {
+    const call = this.#client.processVideo(new Metadata(), this.#callOptions(options));
+    async function* requests(): AsyncGenerator<VideoRequest> {
+      const sourceField =
+        'upload' in source
+          ? {
+              $case: 'upload' as const,
+              upload: { containerFormat: source.containerFormat ?? '', sizeBytes: source.sizeBytes ?? 0 },
+            }
+          : 'serverPath' in source
+            ? { $case: 'serverPath' as const, serverPath: source.serverPath }
+            : { $case: 'url' as const, url: source.url };
+      yield {
+        payload: {
+          $case: 'open',
+          open: {
+            options: streamOptions(options),
+            source: sourceField,
+            fps: options.fps ?? 0,
+            startTime: options.startTime ?? 0,
+            maxFrames: options.maxFrames ?? 0,
+          },
+        },
+      };
+      if ('upload' in source)
+        for await (const data of source.upload) yield { payload: { $case: 'chunk', chunk: { data } } };
+    }
+    return this.#run(call, requests(), options.signal);
+  }
+
+  close(): void {
+    this.#client.close();
+  }
+
+  #callOptions(options: Pick<CallOptions, 'deadlineMs'>) {
+    return options.deadlineMs === undefined ? {} : { deadline: Date.now() + options.deadlineMs };
+  }
+
+  /** Writes the requests (waiting for 'drain') while yielding decoded results; cancels on abort or early exit. */
+  async *#run<Req>(
+    call: ClientDuplexStream<Req, FrameResult>,
+    requests: AsyncIterable<Req>,
+    signal: AbortSignal | undefined,
+  ): AsyncGenerator<SegmentationResult> {
+    const onAbort = () => call.cancel();
+    if (signal?.aborted) call.cancel();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    let writeError: unknown;
+    const writing = (async () => {
+      try {
+        for await (const request of requests) {
+          if (call.destroyed) return;
+          if (!call.write(request)) await new Promise<void>((resolve) => call.once('drain', () => resolve()));
+        }
+        call.end();
+      } catch (error: unknown) {
+        writeError = error;
+        call.cancel();
+      }
+    })();
+    let finished = false;
+    try {
+      for await (const result of call as AsyncIterable<FrameResult>) yield decoded(result);
+      finished = true;
+    } catch (error: unknown) {
+      if (writeError !== undefined) throw writeError instanceof Error ? writeError : new Error(String(writeError));
+      throw toFusionsegError(error);
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      if (!finished) call.cancel(); // the consumer stopped early: stop the server's work too
+      await writing;
+    }
+    if (writeError !== undefined) throw writeError instanceof Error ? writeError : new Error(String(writeError));
+  }
+}
+
+function streamOptions(options: CallOptions) {
+  return {
+    model: options.model ?? '',
+    output: OutputOptions.fromPartial(options.output ?? {}),
+    fusion: FusionOptions.fromPartial(options.fusion ?? {}),
+  };
+}
