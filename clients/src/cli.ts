@@ -1,0 +1,55 @@
+/** The `fusionseg` command line: serve, stream, process, info. */
+import { runServer } from '../../server/src/run-server.js';
+import { usage as serveUsage } from '../../server/src/config.js';
+import { exitCodeFor, UsageError } from './commands/common.js';
+import { infoCommand, infoUsage } from './commands/info.js';
+import { processCommand, processUsage } from './commands/process.js';
+import { streamCommand, streamUsage } from './commands/stream.js';
+
+const usage = `usage: fusionseg <command> [options]
+
+${serveUsage()}
+
+${streamUsage}
+
+${processUsage}
+
+${infoUsage}
+
+Exit codes: 0 ok; 1-16 the gRPC status code of the server's error; 64 usage error; 65 any other error.`;
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const controller = new AbortController();
+  const onSignal = () => controller.abort();
+  try {
+    switch (command) {
+      case 'serve':
+        await runServer(rest); // runs until SIGTERM / SIGINT, then exits itself
+        return -1;
+      case 'stream':
+      case 'process':
+      case 'info':
+        process.once('SIGINT', onSignal); // cancel the call: the server stops this stream's work
+        process.once('SIGTERM', onSignal);
+        await { stream: streamCommand, process: processCommand, info: infoCommand }[command](rest, controller.signal);
+        return 0;
+      case undefined:
+      case '--help':
+      case '-h':
+      case 'help':
+        console.log(usage);
+        return command === undefined ? 64 : 0;
+      default:
+        throw new UsageError(`unknown command "${command}"`);
+    }
+  } catch (error: unknown) {
+    const message = error instanceof Error ? error.message : String(error);
+    console.error(`fusionseg: ${message}`);
+    if (error instanceof UsageError) console.error(`run \`fusionseg --help\` for usage`);
+    return exitCodeFor(error);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

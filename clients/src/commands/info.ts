@@ -1,0 +1,30 @@
+import { parseArgs } from 'node:util';
+import { connect, connectionOptions } from './common.js';
+
+export const infoUsage = `fusionseg info [--server ADDR] [--tls] [--ca FILE] [--json]
+  Prints the model, its label space and the devices of a running server.`;
+
+export async function infoCommand(argv: readonly string[], signal: AbortSignal): Promise<void> {
+  const { values } = parseArgs({ args: [...argv], options: { ...connectionOptions, json: { type: 'boolean' } } });
+  const client = await connect(values);
+  try {
+    const info = await client.getModelInfo({ deadlineMs: 15_000, signal });
+    if (values.json === true) {
+      console.log(JSON.stringify(info, null, 2));
+      return;
+    }
+    const lines = [
+      `model       ${info.name} (${info.kind}), input ${info.inputWidth}x${info.inputHeight}`,
+      `devices     ${info.devices.map((d) => `${d.name} [${d.executionProvider}, ${d.intraOpThreads} threads]`).join(', ')}`,
+      `batching    maxBatch ${info.batching?.maxBatch}, maxDelay ${info.batching?.maxDelayMs} ms, maxQueue ${info.batching?.maxQueue}`,
+      `labels      ${info.labelSpace?.name} (${info.labelSpace?.classes.length} classes)`,
+      ...(info.labelSpace?.classes ?? []).map(
+        (c) =>
+          `  ${String(c.id).padStart(3)}  ${c.name.padEnd(14)} ${c.category.padEnd(13)} ${c.isThing ? 'thing' : 'stuff'}  rgb(${c.color?.r}, ${c.color?.g}, ${c.color?.b})`,
+      ),
+    ];
+    console.log(lines.join('\n'));
+  } finally {
+    client.close();
+  }
+}

@@ -1,0 +1,83 @@
+import { parseArgs } from 'node:util';
+import { MapEncoding } from '../../../proto/generated/fusionseg/v1/segmentation.pb.js';
+import type { ClientFrame } from '../client.js';
+import { connect, connectionOptions, positiveNumber, UsageError } from './common.js';
+import { localDecoder, openLocalVideo } from './local-video.js';
+import { outputOptions, ResultRenderer } from './render-results.js';
+
+export const streamUsage = `fusionseg stream <video|url|-> [--fps N] [--max-frames N] [--in-flight N]
+    [--overlay out.mp4] [--frames-dir DIR] [--frames-every N] [--json out.ndjson] [--summary]
+    [--server ADDR] [--tls] [--ca FILE]
+  Decodes the video here with ffmpeg and streams its frames over StreamFrames, as a camera client does.`;
+
+/** `fusionseg stream`: client-side decoding, bidirectional frame streaming. */
+export async function streamCommand(argv: readonly string[], signal: AbortSignal): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: [...argv],
+    options: {
+      ...connectionOptions,
+      ...outputOptions,
+      fps: { type: 'string' },
+      'max-frames': { type: 'string' },
+      'in-flight': { type: 'string' },
+    },
+    allowPositionals: true,
+  });
+  const source = positionals[0];
+  if (source === undefined || positionals.length > 1)
+    throw new UsageError('stream takes one video (a path, a URL, or - for stdin)');
+  const fps = positiveNumber(values.fps, 'fps');
+  const maxFrames = positiveNumber(values['max-frames'], 'max-frames');
+  const inFlight = positiveNumber(values['in-flight'], 'in-flight') ?? 8;
+  const client = await connect(values);
+  try {
+    const info = await client.getModelInfo({ deadlineMs: 15_000, signal });
+    const video = await openLocalVideo(source);
+    const local = localDecoder(video, { fps, maxFrames }, { width: info.inputWidth, height: info.inputHeight }, signal);
+    if (video.input.kind === 'pipe') {
+      const decoder = local.decoder;
+      void (async () => {
+        for await (const chunk of process.stdin as AsyncIterable<Buffer>) await decoder.write(chunk);
+        decoder.end();
+      })();
+    }
+    const renderer = new ResultRenderer(values, info, local.frameRate, 'stream');
+    await renderer.open();
+
+    // Frames sent but not answered yet: their source pixels (for overlays) and send times (for latency).
+    const sent = new Map<number, { rgb: Uint8Array; at: number }>();
+    let answered = 0;
+    let wake: (() => void) | undefined;
+    async function* frames(): AsyncGenerator<ClientFrame> {
+      let index = 0;
+      for await (const rgb of local.decoder.frames()) {
+        while (index - answered >= inFlight) await new Promise<void>((resolve) => (wake = resolve));
+        sent.set(index, { rgb, at: performance.now() });
+        yield { frameId: index, pts: index, raw: { width: local.width, height: local.height, rgb24: rgb } };
+        index++;
+      }
+    }
+    const results = client.streamFrames(frames(), {
+      signal,
+      output: {
+        semanticMap: MapEncoding.MAP_ENCODING_RLE,
+        instanceMap: MapEncoding.MAP_ENCODING_RLE,
+        panopticPng: renderer.needsPanoptic,
+      },
+    });
+    for await (const segmented of results) {
+      const entry = sent.get(segmented.result.frameId);
+      sent.delete(segmented.result.frameId);
+      answered++;
+      wake?.();
+      const frame =
+        renderer.needsSourceFrames && entry !== undefined
+          ? { rgb: entry.rgb, width: local.width, height: local.height }
+          : undefined;
+      await renderer.add(segmented, frame, entry === undefined ? undefined : performance.now() - entry.at, local.total);
+    }
+    await renderer.close();
+  } finally {
+    client.close();
+  }
+}

@@ -1,0 +1,79 @@
+import type { FrameResult } from '../../proto/generated/fusionseg/v1/segmentation.pb.js';
+
+/** What a run measured: frames, throughput, latency percentiles, and where a frame's time went. */
+export interface RunSummary {
+  readonly frames: number;
+  readonly seconds: number;
+  readonly fps: number;
+  /** Client-observed latency from sending a frame (or its first byte) to its result, ms. */
+  readonly latencyMs: { readonly p50: number; readonly p90: number; readonly p95: number; readonly p99: number };
+  /** Mean server-side stage times per frame, ms. */
+  readonly stagesMs: Readonly<Record<'decode' | 'queue' | 'inference' | 'fusion' | 'encode' | 'total', number>>;
+  /** Fusion's share of the server-side time of a frame. */
+  readonly fusionShare: number;
+}
+
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[rank]!;
+}
+
+export class SummaryBuilder {
+  readonly #started = performance.now();
+  readonly #latencies: number[] = [];
+  readonly #sums = { decode: 0, queue: 0, inference: 0, fusion: 0, encode: 0, total: 0 };
+  #frames = 0;
+
+  add(result: FrameResult, latencyMs: number | undefined): void {
+    this.#frames++;
+    if (latencyMs !== undefined) this.#latencies.push(latencyMs);
+    const t = result.timings;
+    if (t === undefined) return;
+    this.#sums.decode += t.decodeUs / 1000;
+    this.#sums.queue += t.queueUs / 1000;
+    this.#sums.inference += t.inferenceUs / 1000;
+    this.#sums.fusion += t.fusionUs / 1000;
+    this.#sums.encode += t.encodeUs / 1000;
+    this.#sums.total += t.totalUs / 1000;
+  }
+
+  build(): RunSummary {
+    const seconds = (performance.now() - this.#started) / 1000;
+    const sorted = [...this.#latencies].sort((a, b) => a - b);
+    const n = Math.max(1, this.#frames);
+    const mean = (value: number) => value / n;
+    return {
+      frames: this.#frames,
+      seconds,
+      fps: seconds > 0 ? this.#frames / seconds : 0,
+      latencyMs: {
+        p50: percentile(sorted, 50),
+        p90: percentile(sorted, 90),
+        p95: percentile(sorted, 95),
+        p99: percentile(sorted, 99),
+      },
+      stagesMs: {
+        decode: mean(this.#sums.decode),
+        queue: mean(this.#sums.queue),
+        inference: mean(this.#sums.inference),
+        fusion: mean(this.#sums.fusion),
+        encode: mean(this.#sums.encode),
+        total: mean(this.#sums.total),
+      },
+      fusionShare: this.#sums.total > 0 ? this.#sums.fusion / this.#sums.total : 0,
+    };
+  }
+}
+
+export function formatSummary(summary: RunSummary): string {
+  const s = summary.stagesMs;
+  const l = summary.latencyMs;
+  return [
+    `frames      ${summary.frames} in ${summary.seconds.toFixed(2)} s (${summary.fps.toFixed(1)} fps)`,
+    `latency     p50 ${l.p50.toFixed(1)} ms  p90 ${l.p90.toFixed(1)} ms  p95 ${l.p95.toFixed(1)} ms  p99 ${l.p99.toFixed(1)} ms`,
+    `per frame   decode ${s.decode.toFixed(2)}  queue ${s.queue.toFixed(2)}  inference ${s.inference.toFixed(2)}  ` +
+      `fusion ${s.fusion.toFixed(2)}  encode ${s.encode.toFixed(2)}  server total ${s.total.toFixed(2)} ms`,
+    `fusion      ${(summary.fusionShare * 100).toFixed(2)}% of the server-side time of a frame`,
+  ].join('\n');
+}

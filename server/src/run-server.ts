@@ -1,0 +1,35 @@
+/** `npm start` / `fusionseg serve`: runs the server until SIGTERM or SIGINT, then drains and exits. */
+import { parseServerConfig, usage } from './config.js';
+import { startService } from './service.js';
+
+/** Runs the server with command-line arguments; resolves once it listens (it then runs until a signal). */
+export async function runServer(argv: readonly string[]): Promise<void> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(usage());
+    return;
+  }
+  const config = parseServerConfig(argv);
+  const service = await startService(config);
+  const { engine } = service.context;
+  console.log(
+    `fusionseg: serving model "${engine.model.name}" (${engine.model.input.width}x${engine.model.input.height}) ` +
+      `on ${config.address.replace(/:\d+$/, '')}:${service.port}, devices ${engine.devices.map((d) => d.name).join(',')}`,
+  );
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(
+      `fusionseg: ${signal}: draining (running streams may finish for up to ${config.drainTimeoutMs / 1000} s)`,
+    );
+    service.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error('fusionseg: shutdown failed:', error);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
