@@ -1,0 +1,334 @@
+/**
+ * The WebAssembly fusion: one module instance per `Fusion`, its buffers laid out in linear memory once
+ * per frame size and reused, so a steady stream of same-sized frames allocates only its outputs.
+ */
+import { readFile } from 'node:fs/promises';
+import { cityscapesLabelSpace } from './cityscapes.js';
+import { labelTables, type LabelSpace, type LabelTables } from './label-space.js';
+import type { Fusion, FusionInput, FusionOptions, FusionResult, PhaseTimings, Segment } from './types.js';
+import { resolveOptions, selectDetections, validateInput } from './validate.js';
+
+/** The parts of the WebAssembly API used here (Node's types do not declare the global). */
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+interface WasmModule {
+  readonly kind: 'module';
+}
+const wasm = (
+  globalThis as unknown as {
+    WebAssembly: {
+      compile(bytes: Uint8Array): Promise<WasmModule>;
+      instantiate(module: WasmModule, imports: object): Promise<{ exports: object }>;
+    };
+  }
+).WebAssembly;
+
+interface KernelExports {
+  readonly memory: WasmMemory;
+  heapBase(): number;
+  pasteDetection(
+    width: number,
+    height: number,
+    semantic: number,
+    fused: number,
+    instance: number,
+    isThing: number,
+    category: number,
+    byClass: number,
+    id: number,
+    detectionClass: number,
+    x1: number,
+    y1: number,
+    x2: number,
+    y2: number,
+    mask: number,
+    maskSize: number,
+    maskThreshold: number,
+    columns: number,
+  ): void;
+  growRegions(
+    width: number,
+    height: number,
+    semantic: number,
+    fused: number,
+    instance: number,
+    isThing: number,
+    category: number,
+    queue: number,
+    grown: number,
+  ): number;
+  labelNewInstances(
+    width: number,
+    height: number,
+    semantic: number,
+    instance: number,
+    isThing: number,
+    visited: number,
+    queue: number,
+    idClass: number,
+    nextId: number,
+    minArea: number,
+    result: number,
+  ): number;
+  segmentStats(width: number, height: number, instance: number, stats: number): void;
+}
+
+export type WasmBuild = 'release' | 'debug';
+
+const modules = new Map<WasmBuild, Promise<WasmModule>>();
+
+/** Compiles the kernel once per process and build; each Fusion instantiates its own copy. */
+function kernelModule(build: WasmBuild): Promise<WasmModule> {
+  let module = modules.get(build);
+  if (module === undefined) {
+    module = readFile(new URL(`../build/${build}.wasm`, import.meta.url)).then(
+      (bytes) => wasm.compile(bytes),
+      (error: unknown) => {
+        modules.delete(build);
+        throw new Error(`the fusion WebAssembly module is missing; run \`npm run build:wasm\` (${String(error)})`);
+      },
+    );
+    modules.set(build, module);
+  }
+  return module;
+}
+
+const align = (offset: number, to = 16) => Math.ceil(offset / to) * to;
+const MAX_IDS = 65536;
+
+/** Byte offsets of one frame size's buffers. */
+interface Layout {
+  readonly pixels: number;
+  readonly width: number;
+  readonly semantic: number;
+  readonly fused: number;
+  readonly visited: number;
+  readonly instance: number;
+  readonly queue: number;
+  readonly columns: number;
+  readonly masks: number;
+  readonly end: number;
+}
+
+class WasmFusion implements Fusion {
+  readonly #kernel: KernelExports;
+  readonly #tables: LabelTables;
+  readonly #defaults: FusionOptions | undefined;
+  // Fixed region at the heap base: label tables, per-id arrays, a result slot.
+  readonly #isThing: number;
+  readonly #category: number;
+  readonly #idClass: number;
+  readonly #grown: number;
+  readonly #stats: number;
+  readonly #result: number;
+  readonly #framesBase: number;
+  #layout: Layout | undefined;
+  lastTimings: PhaseTimings | undefined;
+
+  constructor(kernel: KernelExports, tables: LabelTables, defaults: FusionOptions | undefined) {
+    this.#kernel = kernel;
+    this.#tables = tables;
+    this.#defaults = defaults;
+    let offset = align(kernel.heapBase());
+    this.#isThing = offset;
+    this.#category = offset += 256;
+    this.#idClass = offset += 256;
+    this.#grown = offset = align(offset + MAX_IDS);
+    this.#stats = offset += 4 * MAX_IDS;
+    this.#result = offset += 20 * MAX_IDS;
+    this.#framesBase = align(offset + 16);
+    this.#ensureMemory(this.#framesBase);
+    this.#bytes().set(tables.isThing, this.#isThing);
+    this.#bytes().set(tables.category, this.#category);
+  }
+
+  #bytes(): Uint8Array {
+    // A fresh view each time: growing memory detaches the old buffer.
+    return new Uint8Array(this.#kernel.memory.buffer);
+  }
+
+  #ensureMemory(bytes: number): void {
+    const memory = this.#kernel.memory;
+    const missing = bytes - memory.buffer.byteLength;
+    if (missing > 0) memory.grow(Math.ceil(missing / 65536));
+  }
+
+  /** Lays out (or reuses) the per-frame buffers for this frame size and mask volume. */
+  #layoutFor(width: number, height: number, maskFloats: number): Layout {
+    const pixels = width * height;
+    const current = this.#layout;
+    if (
+      current !== undefined &&
+      current.pixels === pixels &&
+      current.width === width &&
+      current.end - current.masks >= maskFloats * 4
+    ) {
+      return current;
+    }
+    let offset = this.#framesBase;
+    const semantic = offset;
+    const fused = (offset = align(offset + pixels));
+    const visited = (offset = align(offset + pixels));
+    const instance = (offset = align(offset + pixels));
+    const queue = (offset = align(offset + 2 * pixels));
+    const columns = (offset = align(offset + 4 * pixels));
+    const masks = (offset = align(offset + 16 * width));
+    // Room for at least 64 masks of 28x28 so that a growing detection count rarely moves the layout.
+    const end = align(masks + 4 * Math.max(maskFloats, 64 * 28 * 28));
+    this.#ensureMemory(end);
+    this.#layout = { pixels, width, semantic, fused, visited, instance, queue, columns, masks, end };
+    return this.#layout;
+  }
+
+  fuse(input: FusionInput, options?: FusionOptions): FusionResult {
+    const started = performance.now();
+    validateInput(input, this.#tables);
+    const o = resolveOptions(this.#defaults, options);
+    const detections = selectDetections(input, o, this.#tables);
+    const { width, height } = input;
+    const maskFloats = detections.reduce((sum, d) => sum + d.mask.length, 0);
+    const layout = this.#layoutFor(width, height, maskFloats);
+    const k = this.#kernel;
+    const bytes = this.#bytes();
+    bytes.set(input.semantic, layout.semantic);
+    bytes.copyWithin(layout.fused, layout.semantic, layout.semantic + layout.pixels);
+    bytes.fill(0, layout.instance, layout.instance + 2 * layout.pixels);
+    const floats = new Float32Array(k.memory.buffer, layout.masks, maskFloats);
+    const maskOffsets: number[] = [];
+    let floatOffset = 0;
+    for (const detection of detections) {
+      floats.set(detection.mask, floatOffset);
+      maskOffsets.push(layout.masks + 4 * floatOffset);
+      floatOffset += detection.mask.length;
+    }
+    const idCount = detections.length;
+    bytes.fill(0, this.#grown, this.#grown + 4 * (idCount + 1));
+    detections.forEach((d, i) => (bytes[this.#idClass + i + 1] = d.classId));
+    const prepared = performance.now();
+
+    const byClass = o.consistency === 'class' ? 1 : 0;
+    detections.forEach((d, i) => {
+      const [x1, y1, x2, y2] = d.box;
+      k.pasteDetection(
+        width,
+        height,
+        layout.semantic,
+        layout.fused,
+        layout.instance,
+        this.#isThing,
+        this.#category,
+        byClass,
+        i + 1,
+        d.classId,
+        x1,
+        y1,
+        x2,
+        y2,
+        maskOffsets[i]!,
+        d.maskSize,
+        o.maskThreshold,
+        layout.columns,
+      );
+    });
+    const pasted = performance.now();
+    if (o.regionGrowing) {
+      k.growRegions(
+        width,
+        height,
+        layout.semantic,
+        layout.fused,
+        layout.instance,
+        this.#isThing,
+        this.#category,
+        layout.queue,
+        this.#grown,
+      );
+    }
+    const grownAt = performance.now();
+    let nextId = idCount + 1;
+    let droppedComponents = 0;
+    if (o.newInstances) {
+      nextId = k.labelNewInstances(
+        width,
+        height,
+        layout.semantic,
+        layout.instance,
+        this.#isThing,
+        layout.visited,
+        layout.queue,
+        this.#idClass,
+        nextId,
+        o.minNewInstanceArea,
+        this.#result,
+      );
+      droppedComponents = new Int32Array(k.memory.buffer, this.#result, 1)[0]!;
+    }
+    const labelled = performance.now();
+    const stats = new Int32Array(k.memory.buffer, this.#stats, 5 * nextId);
+    for (let id = 1; id < nextId; id++) stats.set([0, width, height, -1, -1], 5 * id);
+    k.segmentStats(width, height, layout.instance, this.#stats);
+    const counted = performance.now();
+
+    const memory = k.memory.buffer; // no call below can grow memory
+    const grown = new Int32Array(memory, this.#grown, nextId);
+    const idClass = new Uint8Array(memory, this.#idClass, nextId);
+    const segments: Segment[] = [];
+    for (let id = 1; id < nextId; id++) {
+      const area = stats[5 * id]!;
+      if (area === 0) continue;
+      const detected = id <= idCount;
+      segments.push({
+        id,
+        classId: idClass[id]!,
+        score: detected ? detections[id - 1]!.score : 0,
+        area,
+        box: [stats[5 * id + 1]!, stats[5 * id + 2]!, stats[5 * id + 3]!, stats[5 * id + 4]!],
+        source: detected ? 'detected' : 'new',
+        grownArea: detected ? grown[id]! : 0,
+      });
+    }
+    const result: FusionResult = {
+      width,
+      height,
+      semantic: new Uint8Array(memory, layout.fused, layout.pixels).slice(),
+      instance: new Uint16Array(memory, layout.instance, layout.pixels).slice(),
+      segments,
+      droppedComponents,
+    };
+    const done = performance.now();
+    this.lastTimings = {
+      prepare: prepared - started,
+      paste: pasted - prepared,
+      grow: grownAt - pasted,
+      newInstances: labelled - grownAt,
+      stats: counted - labelled,
+      output: done - counted,
+    };
+    return result;
+  }
+}
+
+export interface CreateFusionOptions {
+  /** 'release' (default: -O3, no asserts, SIMD) or 'debug' (asserts kept). */
+  readonly build?: WasmBuild;
+}
+
+/** A Fusion backed by its own WebAssembly instance. */
+export async function createFusion(
+  labelSpace: LabelSpace = cityscapesLabelSpace,
+  options?: FusionOptions,
+  create: CreateFusionOptions = {},
+): Promise<Fusion> {
+  const tables = labelTables(labelSpace);
+  if (options !== undefined) resolveOptions(options); // fail at creation, not at the first frame
+  const instance = await wasm.instantiate(await kernelModule(create.build ?? 'release'), {
+    env: {
+      abort: (_message: number, _file: number, line: number, column: number) => {
+        throw new Error(`fusion kernel assertion failed at ${line}:${column}`);
+      },
+    },
+  });
+  return new WasmFusion(instance.exports as unknown as KernelExports, tables, options);
+}
