@@ -3,18 +3,16 @@
 // every buffer in linear memory and calls the phases in order; nothing here allocates.
 //
 // Buffers (byte offsets passed in by the caller):
-//   semantic  u8[n]   input semantic class per pixel (255 = void)
-//   fused     u8[n]   output class per pixel (starts as a copy of semantic)
-//   instance  u16[n]  output instance id per pixel (0 = none)
-//   visited   u8[n]   scratch for connected components
-//   queue     i32[n]  scratch for the breadth-first searches
-//   isThing   u8[256], category u8[256]: the label space, indexed by class id (void: not a thing)
-//   idClass   u8[65536]: the class of each instance id
-//   boxes     f64[4 * k], masks f32[sum of M*M]: the kept detections, in id order (id = index + 1)
-
-// ---------------------------------------------------------------------------------------------------------
-// Phase 1: paste each kept detection's mask into its box and keep the pixels that pass the pixel-to-pixel
-// matching (foreground, unclaimed, consistent with the detection's class).
+//   semantic   u8[n]   input semantic class per pixel (255 = void)
+//   instance   u16[n]  output instance id per pixel (0 = none)
+//   fused      u8[n]   output class per pixel, written by the last phase
+//   visited    u8[n]   scratch for connected components (marks carry a per-frame epoch, so it is never cleared)
+//   queue      i32[n]  scratch for the breadth-first searches
+//   isThing    u8[256], category u8[256]: the label space, indexed by class id (void: not a thing)
+//   idClass    u8[65536], idCategory u8[65536]: class and category of each instance id
+//
+// The class of a labelled pixel is always its instance's class, so `fused` is derived once at the end
+// (phase 4) instead of being kept up to date while instances are pasted and grown.
 
 /** Where the caller may lay out its buffers. */
 export function heapBase(): usize {
@@ -26,21 +24,18 @@ function clampTo(value: f64, limit: i32): f64 {
   return value < 0 ? 0 : value > <f64>limit ? <f64>limit : value;
 }
 
-@inline
-function consistent(semanticClass: u32, detectionClass: u32, categoryTable: usize, byClass: bool): bool {
-  if (byClass) return semanticClass == detectionClass;
-  return load<u8>(categoryTable + semanticClass) == load<u8>(categoryTable + detectionClass);
-}
+// ---------------------------------------------------------------------------------------------------------
+// Phase 1: paste each kept detection's mask into its box and keep the pixels that pass the pixel-to-pixel
+// matching (foreground, unclaimed, consistent with the detection's class).
 
 /**
- * Pastes detection `index` (id index + 1) and claims its matching pixels. `columns` is scratch for
- * per-column sampling weights: i32[2 * width] + f64[width].
+ * Pastes detection `id` and claims its matching pixels. `scratch` holds per-column sampling weights
+ * (i32 u0, i32 u1, f64 fraction: 16 bytes a column) and per-mask-row maxima (f32 per row).
  */
 export function pasteDetection(
   width: i32,
   height: i32,
   semantic: usize,
-  fused: usize,
   instance: usize,
   isThing: usize,
   category: usize,
@@ -54,11 +49,10 @@ export function pasteDetection(
   mask: usize,
   maskSize: i32,
   maskThreshold: f64,
-  columns: usize,
+  scratch: usize,
 ): void {
-  // Pixels whose centre lies in [x1, x2) x [y1, y2), clipped to the image.
-  // Clamped in f64 before converting, so boxes far outside the image never overflow an i32.
   if (!(x2 > x1) || !(y2 > y1)) return;
+  // Pixels whose centre lies in [x1, x2) x [y1, y2), clipped to the image (in f64, so no i32 overflow).
   const xStart = <i32>clampTo(Math.ceil(x1 - 0.5), width);
   const xEnd = <i32>clampTo(Math.ceil(x2 - 0.5), width);
   const yStart = <i32>clampTo(Math.ceil(y1 - 0.5), height);
@@ -69,126 +63,152 @@ export function pasteDetection(
   const last = maskSize - 1;
   const boxWidth = x2 - x1;
   const boxHeight = y2 - y1;
-  // Column weights once per box: u0, u1 and the fraction toward u1.
-  const weights = columns + ((<usize>width) << 3);
+  const stride = (<usize>maskSize) << 2;
+  const columns = scratch;
+  const rowMax = scratch + ((<usize>width) << 4);
   for (let x = xStart; x < xEnd; x++) {
     let u = ((<f64>x + 0.5 - x1) / boxWidth) * m - 0.5;
     if (u < 0) u = 0;
     if (u > <f64>last) u = <f64>last;
     const u0 = <i32>Math.floor(u);
-    const u1 = u0 < last ? u0 + 1 : last;
-    store<i32>(columns + ((<usize>x) << 3), u0);
-    store<i32>(columns + ((<usize>x) << 3) + 4, u1);
-    store<f64>(weights + ((<usize>x) << 3), u - <f64>u0);
+    const c = columns + ((<usize>x) << 4);
+    store<i32>(c, u0);
+    store<i32>(c, u0 < last ? u0 + 1 : last, 4);
+    store<f64>(c, u - <f64>u0, 8);
   }
-  const stride = (<usize>maskSize) << 2;
+  // A bilinear sample never exceeds the largest of its four mask values, so a row pair whose values all
+  // stay under the threshold cannot cover any pixel: such rows are skipped without sampling.
+  for (let v = 0; v < maskSize; v++) {
+    let best: f32 = -Infinity;
+    const row = mask + <usize>v * stride;
+    for (let u = 0; u < maskSize; u++) best = max(best, load<f32>(row + ((<usize>u) << 2)));
+    store<f32>(rowMax + ((<usize>v) << 2), best);
+  }
+  const detectionCategory = load<u8>(category + detectionClass);
+  const claim = <u16>id;
   for (let y = yStart; y < yEnd; y++) {
     let v = ((<f64>y + 0.5 - y1) / boxHeight) * m - 0.5;
     if (v < 0) v = 0;
     if (v > <f64>last) v = <f64>last;
     const v0 = <i32>Math.floor(v);
     const v1 = v0 < last ? v0 + 1 : last;
+    const reach = max(load<f32>(rowMax + ((<usize>v0) << 2)), load<f32>(rowMax + ((<usize>v1) << 2)));
+    if (<f64>reach < maskThreshold) continue;
     const fv = v - <f64>v0;
     const row0 = mask + <usize>v0 * stride;
     const row1 = mask + <usize>v1 * stride;
     const rowBase = <usize>y * <usize>width;
     for (let x = xStart; x < xEnd; x++) {
       const p = rowBase + <usize>x;
-      const semanticClass = <u32>load<u8>(semantic + p);
+      const semanticClass = <usize>load<u8>(semantic + p);
       // Cheap rejections first: background, already claimed, inconsistent.
       if (load<u8>(isThing + semanticClass) == 0) continue;
       if (load<u16>(instance + (p << 1)) != 0) continue;
-      if (!consistent(semanticClass, detectionClass, category, byClass)) continue;
-      const c = columns + ((<usize>x) << 3);
-      const u0 = <usize>load<i32>(c) << 2;
-      const u1 = <usize>load<i32>(c, 4) << 2;
-      const fu = load<f64>(weights + ((<usize>x) << 3));
+      if (byClass) {
+        if (<u32>semanticClass != detectionClass) continue;
+      } else if (load<u8>(category + semanticClass) != detectionCategory) continue;
+      const c = columns + ((<usize>x) << 4);
+      const u0 = (<usize>load<i32>(c)) << 2;
+      const u1 = (<usize>load<i32>(c, 4)) << 2;
+      const fu = load<f64>(c, 8);
       const top = (1 - fu) * <f64>load<f32>(row0 + u0) + fu * <f64>load<f32>(row0 + u1);
       const bottom = (1 - fu) * <f64>load<f32>(row1 + u0) + fu * <f64>load<f32>(row1 + u1);
-      const value = (1 - fv) * top + fv * bottom;
-      if (value >= maskThreshold) {
-        store<u16>(instance + (p << 1), <u16>id);
-        store<u8>(fused + p, <u8>detectionClass);
-      }
+      if ((1 - fv) * top + fv * bottom >= maskThreshold) store<u16>(instance + (p << 1), claim);
     }
   }
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Phase 2: region growing. Foreground pixels without an instance take the instance (and class) of the
-// closest labelled pixel reachable through 4-connected foreground pixels of that instance's category:
-// one breadth-first search seeded with every labelled pixel in raster order; a pixel joins the first
-// neighbour that reaches it (neighbours visited up, left, right, down). Returns the number of pixels grown;
-// `grown` (i32 per id) counts them per instance.
+// Phase 2: region growing. Foreground pixels without an instance take the instance of the closest labelled
+// pixel reachable through 4-connected foreground pixels of that instance's category: one breadth-first
+// search seeded with every labelled pixel in raster order; a pixel joins the first neighbour that reaches it
+// (neighbours visited up, left, right, down). `grown` (i32 per id) counts the pixels each instance gained.
 
 @inline
-function tryGrow(
-  q: usize,
-  id: u16,
-  cls: u8,
-  cat: u8,
-  semantic: usize,
-  fused: usize,
-  instance: usize,
-  isThing: usize,
-  category: usize,
-  queue: usize,
-  tail: usize,
-): usize {
+function tryGrow(q: usize, id: u16, cat: u8, semantic: usize, instance: usize, isThing: usize, category: usize, queue: usize, tail: usize): usize {
   if (load<u16>(instance + (q << 1)) != 0) return tail;
   const s = <usize>load<u8>(semantic + q);
   if (load<u8>(isThing + s) == 0 || load<u8>(category + s) != cat) return tail;
   store<u16>(instance + (q << 1), id);
-  store<u8>(fused + q, cls);
   store<i32>(queue + (tail << 2), <i32>q);
   return tail + 1;
+}
+
+/** The column of pixel `q`: a multiply by the reciprocal instead of a division, corrected for rounding. */
+@inline
+function columnOf(q: usize, w: usize, inverseWidth: f64): usize {
+  const row = <usize>(<f64>q * inverseWidth);
+  let x = q - row * w;
+  if (<isize>x < 0) x += w;
+  else if (x >= w) x -= w;
+  return x;
 }
 
 export function growRegions(
   width: i32,
   height: i32,
   semantic: usize,
-  fused: usize,
   instance: usize,
   isThing: usize,
   category: usize,
+  idCategory: usize,
   queue: usize,
   grown: usize,
 ): i32 {
   const n = <usize>width * <usize>height;
-  // Seed: every labelled pixel, in raster order. Whole zero blocks are skipped eight pixels at a time.
+  const w = <usize>width;
+  const inverseWidth = 1.0 / <f64>width;
+  // Seed: the labelled pixels in raster order. A labelled pixel whose four neighbours are all labelled
+  // can never claim anything, and leaving it out changes neither the order of the other seeds nor what
+  // they reach, so only pixels with an unlabelled neighbour are queued (checked eight at a time).
+  // Pixels on the image border are always queued (their neighbour test would wrap around).
   let tail: usize = 0;
-  let p: usize = 0;
-  const blocks = n & ~(<usize>7);
-  for (; p < blocks; p += 8) {
-    if (v128.any_true(v128.load(instance + (p << 1)))) {
-      for (let i: usize = 0; i < 8; i++) {
-        if (load<u16>(instance + ((p + i) << 1)) != 0) {
-          store<i32>(queue + (tail << 2), <i32>(p + i));
-          tail++;
+  const zero = i16x8.splat(0);
+  for (let y: usize = 0; y < <usize>height; y++) {
+    const rowStart = y * w;
+    const rowEnd = rowStart + w;
+    let p = rowStart;
+    if (y > 0 && y + 1 < <usize>height) {
+      for (; p + 8 <= rowEnd; p += 8) {
+        const here = v128.load(instance + (p << 1));
+        if (!v128.any_true(here)) continue;
+        const open = v128.or(
+          v128.or(i16x8.eq(v128.load(instance + ((p - 1) << 1)), zero), i16x8.eq(v128.load(instance + ((p + 1) << 1)), zero)),
+          v128.or(i16x8.eq(v128.load(instance + ((p - w) << 1)), zero), i16x8.eq(v128.load(instance + ((p + w) << 1)), zero)),
+        );
+        if (!v128.any_true(v128.andnot(open, i16x8.eq(here, zero)))) continue;
+        for (let q = p; q < p + 8; q++) {
+          if (load<u16>(instance + (q << 1)) == 0) continue;
+          if (
+            load<u16>(instance + ((q - 1) << 1)) == 0 ||
+            load<u16>(instance + ((q + 1) << 1)) == 0 ||
+            load<u16>(instance + ((q - w) << 1)) == 0 ||
+            load<u16>(instance + ((q + w) << 1)) == 0
+          ) {
+            store<i32>(queue + (tail << 2), <i32>q);
+            tail++;
+          }
         }
       }
     }
-  }
-  for (; p < n; p++) {
-    if (load<u16>(instance + (p << 1)) != 0) {
-      store<i32>(queue + (tail << 2), <i32>p);
-      tail++;
+    for (; p < rowEnd; p++) {
+      if (load<u16>(instance + (p << 1)) != 0) {
+        store<i32>(queue + (tail << 2), <i32>p);
+        tail++;
+      }
     }
   }
   const seeds = tail;
-  const w = <usize>width;
   for (let head: usize = 0; head < tail; head++) {
     const q = <usize>load<i32>(queue + (head << 2));
     const id = load<u16>(instance + (q << 1));
-    const cls = load<u8>(fused + q);
-    const cat = load<u8>(category + <usize>cls);
-    const x = q % w;
+    const cat = load<u8>(idCategory + <usize>id);
+    const x = columnOf(q, w, inverseWidth);
     const before = tail;
-    if (q >= w) tail = tryGrow(q - w, id, cls, cat, semantic, fused, instance, isThing, category, queue, tail);
-    if (x > 0) tail = tryGrow(q - 1, id, cls, cat, semantic, fused, instance, isThing, category, queue, tail);
-    if (x + 1 < w) tail = tryGrow(q + 1, id, cls, cat, semantic, fused, instance, isThing, category, queue, tail);
-    if (q + w < n) tail = tryGrow(q + w, id, cls, cat, semantic, fused, instance, isThing, category, queue, tail);
+    if (q >= w) tail = tryGrow(q - w, id, cat, semantic, instance, isThing, category, queue, tail);
+    if (x > 0) tail = tryGrow(q - 1, id, cat, semantic, instance, isThing, category, queue, tail);
+    if (x + 1 < w) tail = tryGrow(q + 1, id, cat, semantic, instance, isThing, category, queue, tail);
+    if (q + w < n) tail = tryGrow(q + w, id, cat, semantic, instance, isThing, category, queue, tail);
     if (tail != before) {
       const counter = grown + ((<usize>id) << 2);
       store<i32>(counter, load<i32>(counter) + <i32>(tail - before));
@@ -200,7 +220,24 @@ export function growRegions(
 // ---------------------------------------------------------------------------------------------------------
 // Phase 3: new instances. Each 4-connected component of still-unlabelled foreground pixels of one semantic
 // class gets the next id (in raster order of its first pixel) when it has at least `minArea` pixels; ids
-// stop at 65535 and later components are counted in `dropped` instead.
+// stop at 65535 and later components are counted instead.
+
+/**
+ * Foreground test for 16 pixels at once: `thingTables` holds the isThing table as 16 vectors of 16 bytes
+ * (0xff for things); `chunks` has bit k set when vector k has any thing, so only those are looked up.
+ */
+@inline
+function thingLanes(classes: v128, thingTables: usize, chunks: u32): v128 {
+  let lanes = i8x16.splat(0);
+  let bits = chunks;
+  while (bits != 0) {
+    const k = ctz(bits);
+    bits &= bits - 1;
+    const indices = i8x16.sub(classes, i8x16.splat(<i8>(k << 4)));
+    lanes = v128.or(lanes, i8x16.swizzle(v128.load(thingTables + (<usize>k << 4)), indices));
+  }
+  return lanes;
+}
 
 /** Returns the next free id; writes the number of components left unlabelled for lack of ids to `result`. */
 export function labelNewInstances(
@@ -208,33 +245,54 @@ export function labelNewInstances(
   height: i32,
   semantic: usize,
   instance: usize,
-  isThing: usize,
+  thingTables: usize,
+  thingChunks: u32,
   visited: usize,
+  epoch: u8,
   queue: usize,
   idClass: usize,
+  idCategory: usize,
+  category: usize,
   nextId: i32,
   minArea: i32,
   result: usize,
 ): i32 {
   const n = <usize>width * <usize>height;
   const w = <usize>width;
-  memory.fill(visited, 0, n);
+  const inverseWidth = 1.0 / <f64>width;
+  const isThing = thingTables + 256;
+  const mark = i8x16.splat(<i8>epoch);
   let dropped: i32 = 0;
-  for (let start: usize = 0; start < n; start++) {
-    if (load<u16>(instance + (start << 1)) != 0 || load<u8>(visited + start) != 0) continue;
-    const cls = load<u8>(semantic + start);
+  let start: usize = 0;
+  while (start < n) {
+    // Skip 16 pixels at a time while none is an unvisited, unlabelled thing pixel.
+    if (start + 16 <= n && (start & 15) == 0) {
+      const things = thingLanes(v128.load(semantic + start), thingTables, thingChunks);
+      const free = i8x16.narrow_i16x8_s(
+        i16x8.eq(v128.load(instance + (start << 1)), i16x8.splat(0)),
+        i16x8.eq(v128.load(instance + (start << 1), 16), i16x8.splat(0)),
+      );
+      const unvisited = v128.not(i8x16.eq(v128.load(visited + start), mark));
+      if (!v128.any_true(v128.and(v128.and(things, free), unvisited))) {
+        start += 16;
+        continue;
+      }
+    }
+    const here = start++;
+    if (load<u16>(instance + (here << 1)) != 0 || load<u8>(visited + here) == epoch) continue;
+    const cls = load<u8>(semantic + here);
     if (load<u8>(isThing + <usize>cls) == 0) continue;
     // Flood the component; its pixels stay listed in the queue for labelling.
-    store<u8>(visited + start, 1);
-    store<i32>(queue, <i32>start);
+    store<u8>(visited + here, epoch);
+    store<i32>(queue, <i32>here);
     let tail: usize = 1;
     for (let head: usize = 0; head < tail; head++) {
       const q = <usize>load<i32>(queue + (head << 2));
-      const x = q % w;
-      if (q >= w) tail = visit(q - w, cls, semantic, instance, visited, queue, tail);
-      if (x > 0) tail = visit(q - 1, cls, semantic, instance, visited, queue, tail);
-      if (x + 1 < w) tail = visit(q + 1, cls, semantic, instance, visited, queue, tail);
-      if (q + w < n) tail = visit(q + w, cls, semantic, instance, visited, queue, tail);
+      const x = columnOf(q, w, inverseWidth);
+      if (q >= w) tail = visit(q - w, cls, semantic, instance, visited, epoch, queue, tail);
+      if (x > 0) tail = visit(q - 1, cls, semantic, instance, visited, epoch, queue, tail);
+      if (x + 1 < w) tail = visit(q + 1, cls, semantic, instance, visited, epoch, queue, tail);
+      if (q + w < n) tail = visit(q + w, cls, semantic, instance, visited, epoch, queue, tail);
     }
     if (<i32>tail < minArea) continue;
     if (nextId > 65535) {
@@ -243,6 +301,7 @@ export function labelNewInstances(
     }
     const id = <u16>nextId;
     store<u8>(idClass + <usize>nextId, cls);
+    store<u8>(idCategory + <usize>nextId, load<u8>(category + <usize>cls));
     nextId++;
     for (let i: usize = 0; i < tail; i++) store<u16>(instance + (<usize>load<i32>(queue + (i << 2)) << 1), id);
   }
@@ -251,31 +310,40 @@ export function labelNewInstances(
 }
 
 @inline
-function visit(q: usize, cls: u8, semantic: usize, instance: usize, visited: usize, queue: usize, tail: usize): usize {
-  if (load<u8>(visited + q) != 0 || load<u16>(instance + (q << 1)) != 0 || load<u8>(semantic + q) != cls) return tail;
-  store<u8>(visited + q, 1);
+function visit(q: usize, cls: u8, semantic: usize, instance: usize, visited: usize, epoch: u8, queue: usize, tail: usize): usize {
+  if (load<u8>(visited + q) == epoch || load<u16>(instance + (q << 1)) != 0 || load<u8>(semantic + q) != cls) return tail;
+  store<u8>(visited + q, epoch);
   store<i32>(queue + (tail << 2), <i32>q);
   return tail + 1;
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Phase 4: segment statistics in one pass: area and inclusive bounding box per id. `stats` is i32[5 * ids]
-// (area, x0, y0, x1, y1), initialised by the caller for ids 1..maxId.
+// Phase 4: one pass writes the fused classes (the instance's class where labelled, the semantic class
+// elsewhere) and the segment statistics: area and inclusive bounding box per id. `stats` is i32[5 * ids]
+// (area, x0, y0, x1, y1), initialised by the caller for ids 1..maxId. Runs of one id along a row are
+// handled as a whole, and all-background blocks are copied eight pixels at a time.
 
-export function segmentStats(width: i32, height: i32, instance: usize, stats: usize): void {
+export function finishFrame(width: i32, height: i32, semantic: usize, instance: usize, idClass: usize, fused: usize, stats: usize): void {
   const w = <usize>width;
   for (let y: usize = 0; y < <usize>height; y++) {
-    const row = instance + ((y * w) << 1);
+    const rowStart = y * w;
     let x: usize = 0;
     while (x < w) {
-      const id = <usize>load<u16>(row + (x << 1));
+      const p = rowStart + x;
+      if (x + 8 <= w && !v128.any_true(v128.load(instance + (p << 1)))) {
+        store<u64>(fused + p, load<u64>(semantic + p));
+        x += 8;
+        continue;
+      }
+      const id = <usize>load<u16>(instance + (p << 1));
       if (id == 0) {
+        store<u8>(fused + p, load<u8>(semantic + p));
         x++;
         continue;
       }
-      // A run of one id along the row: one update for the whole run.
       let end = x + 1;
-      while (end < w && <usize>load<u16>(row + (end << 1)) == id) end++;
+      while (end < w && <usize>load<u16>(instance + ((rowStart + end) << 1)) == id) end++;
+      memory.fill(fused + p, load<u8>(idClass + id), end - x);
       const s = stats + id * 20;
       store<i32>(s, load<i32>(s) + <i32>(end - x));
       if (<i32>x < load<i32>(s, 4)) store<i32>(s, <i32>x, 4);

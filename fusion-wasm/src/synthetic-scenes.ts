@@ -25,7 +25,7 @@ export interface SceneOptions {
   readonly objects: number;
   readonly seed: number;
   readonly maskSize?: number;
-  /** Fraction of void (255) pixels sprinkled in. Default 0.01. */
+  /** Fraction of void (255) pixels sprinkled in. Default 0.001. */
   readonly voidFraction?: number;
 }
 
@@ -85,12 +85,16 @@ export function generateScene(options: SceneOptions): FusionInput {
     const patchX = cx + (random() - 0.5) * ow * 0.5;
     const patchY = cy + (random() - 0.5) * oh * 0.5;
     const patchR = Math.min(ow, oh) * 0.25 * random();
+    // Ragged outline: the radius wobbles with the angle (a few random harmonics), like a real contour.
+    const harmonics = [2, 3, 5, 7].map((k) => ({ k, amplitude: 0.06 * random(), phase: random() * 2 * Math.PI }));
     for (let y = y0; y <= y1; y++) {
       for (let x = x0; x <= x1; x++) {
         const dx = (x + 0.5 - cx) / (ow / 2);
         const dy = (y + 0.5 - cy) / (oh / 2);
-        const ragged = 1 + (random() - 0.5) * 0.15;
-        if (dx * dx + dy * dy > ragged) continue;
+        const angle = Math.atan2(dy, dx);
+        let ragged = 1;
+        for (const h of harmonics) ragged += h.amplitude * Math.sin(h.k * angle + h.phase);
+        if (dx * dx + dy * dy > ragged * ragged) continue;
         const inPatch = (x - patchX) ** 2 + (y - patchY) ** 2 < patchR * patchR;
         semantic[y * width + x] = inPatch ? sibling : cls;
       }
@@ -130,7 +134,7 @@ export function generateScene(options: SceneOptions): FusionInput {
       maskSize,
     });
   }
-  const voidFraction = options.voidFraction ?? 0.01;
+  const voidFraction = options.voidFraction ?? 0.001;
   const voids = Math.floor(width * height * voidFraction);
   for (let i = 0; i < voids; i++) semantic[Math.floor(random() * width * height)] = 255;
   return { width, height, semantic, detections };

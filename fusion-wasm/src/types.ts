@@ -70,7 +70,9 @@ export interface PhaseTimings {
   readonly paste: number;
   readonly grow: number;
   readonly newInstances: number;
-  readonly stats: number;
+  /** Fused classes and segment statistics, in one pass. */
+  readonly finish: number;
+  /** Copying the outputs out of linear memory. */
   readonly output: number;
 }
 

@@ -32,7 +32,6 @@ interface KernelExports {
     width: number,
     height: number,
     semantic: number,
-    fused: number,
     instance: number,
     isThing: number,
     category: number,
@@ -46,16 +45,16 @@ interface KernelExports {
     mask: number,
     maskSize: number,
     maskThreshold: number,
-    columns: number,
+    scratch: number,
   ): void;
   growRegions(
     width: number,
     height: number,
     semantic: number,
-    fused: number,
     instance: number,
     isThing: number,
     category: number,
+    idCategory: number,
     queue: number,
     grown: number,
   ): number;
@@ -64,15 +63,27 @@ interface KernelExports {
     height: number,
     semantic: number,
     instance: number,
-    isThing: number,
+    thingTables: number,
+    thingChunks: number,
     visited: number,
+    epoch: number,
     queue: number,
     idClass: number,
+    idCategory: number,
+    category: number,
     nextId: number,
     minArea: number,
     result: number,
   ): number;
-  segmentStats(width: number, height: number, instance: number, stats: number): void;
+  finishFrame(
+    width: number,
+    height: number,
+    semantic: number,
+    instance: number,
+    idClass: number,
+    fused: number,
+    stats: number,
+  ): void;
 }
 
 export type WasmBuild = 'release' | 'debug';
@@ -97,6 +108,8 @@ function kernelModule(build: WasmBuild): Promise<WasmModule> {
 
 const align = (offset: number, to = 16) => Math.ceil(offset / to) * to;
 const MAX_IDS = 65536;
+/** Scratch for pasting: 16 bytes of sampling weights per column, then one f32 per mask row (M <= 1024). */
+const pasteScratch = (width: number) => 16 * width + 4 * 1024;
 
 /** Byte offsets of one frame size's buffers. */
 interface Layout {
@@ -107,7 +120,7 @@ interface Layout {
   readonly visited: number;
   readonly instance: number;
   readonly queue: number;
-  readonly columns: number;
+  readonly scratch: number;
   readonly masks: number;
   readonly end: number;
 }
@@ -117,31 +130,48 @@ class WasmFusion implements Fusion {
   readonly #tables: LabelTables;
   readonly #defaults: FusionOptions | undefined;
   // Fixed region at the heap base: label tables, per-id arrays, a result slot.
+  readonly #thingVectors: number;
   readonly #isThing: number;
   readonly #category: number;
+  readonly #thingChunks: number;
   readonly #idClass: number;
+  readonly #idCategory: number;
   readonly #grown: number;
   readonly #stats: number;
   readonly #result: number;
   readonly #framesBase: number;
   #layout: Layout | undefined;
+  #epoch = 0;
   lastTimings: PhaseTimings | undefined;
 
-  constructor(kernel: KernelExports, tables: LabelTables, defaults: FusionOptions | undefined) {
+  readonly #copyOutputs: boolean;
+
+  constructor(kernel: KernelExports, tables: LabelTables, defaults: FusionOptions | undefined, copyOutputs: boolean) {
+    this.#copyOutputs = copyOutputs;
     this.#kernel = kernel;
     this.#tables = tables;
     this.#defaults = defaults;
     let offset = align(kernel.heapBase());
-    this.#isThing = offset;
+    this.#thingVectors = offset;
+    this.#isThing = offset += 256; // the kernel expects it right after the vectors
     this.#category = offset += 256;
     this.#idClass = offset += 256;
+    this.#idCategory = offset += MAX_IDS;
     this.#grown = offset = align(offset + MAX_IDS);
     this.#stats = offset += 4 * MAX_IDS;
     this.#result = offset += 20 * MAX_IDS;
     this.#framesBase = align(offset + 16);
     this.#ensureMemory(this.#framesBase);
-    this.#bytes().set(tables.isThing, this.#isThing);
-    this.#bytes().set(tables.category, this.#category);
+    const bytes = this.#bytes();
+    bytes.set(
+      tables.isThing.map((thing) => (thing === 1 ? 0xff : 0)),
+      this.#thingVectors,
+    );
+    bytes.set(tables.isThing, this.#isThing);
+    bytes.set(tables.category, this.#category);
+    let chunks = 0;
+    for (let id = 0; id < 256; id++) if (tables.isThing[id] === 1) chunks |= 1 << (id >> 4);
+    this.#thingChunks = chunks;
   }
 
   #bytes(): Uint8Array {
@@ -159,12 +189,7 @@ class WasmFusion implements Fusion {
   #layoutFor(width: number, height: number, maskFloats: number): Layout {
     const pixels = width * height;
     const current = this.#layout;
-    if (
-      current !== undefined &&
-      current.pixels === pixels &&
-      current.width === width &&
-      current.end - current.masks >= maskFloats * 4
-    ) {
+    if (current?.pixels === pixels && current.width === width && current.end - current.masks >= maskFloats * 4) {
       return current;
     }
     let offset = this.#framesBase;
@@ -173,13 +198,25 @@ class WasmFusion implements Fusion {
     const visited = (offset = align(offset + pixels));
     const instance = (offset = align(offset + pixels));
     const queue = (offset = align(offset + 2 * pixels));
-    const columns = (offset = align(offset + 4 * pixels));
-    const masks = (offset = align(offset + 16 * width));
+    const scratch = (offset = align(offset + 4 * pixels));
+    const masks = (offset = align(offset + pasteScratch(width)));
     // Room for at least 64 masks of 28x28 so that a growing detection count rarely moves the layout.
     const end = align(masks + 4 * Math.max(maskFloats, 64 * 28 * 28));
     this.#ensureMemory(end);
-    this.#layout = { pixels, width, semantic, fused, visited, instance, queue, columns, masks, end };
+    this.#layout = { pixels, width, semantic, fused, visited, instance, queue, scratch, masks, end };
+    // Visited marks of an earlier layout may lie anywhere in the new one: start the epochs afresh.
+    this.#bytes().fill(0, visited, visited + pixels);
+    this.#epoch = 0;
     return this.#layout;
+  }
+
+  /** The next visited-mark value; the marks are cleared only when the 8-bit epoch wraps around. */
+  #nextEpoch(layout: Layout): number {
+    if (this.#epoch === 255) {
+      this.#bytes().fill(0, layout.visited, layout.visited + layout.pixels);
+      this.#epoch = 0;
+    }
+    return ++this.#epoch;
   }
 
   fuse(input: FusionInput, options?: FusionOptions): FusionResult {
@@ -193,7 +230,6 @@ class WasmFusion implements Fusion {
     const k = this.#kernel;
     const bytes = this.#bytes();
     bytes.set(input.semantic, layout.semantic);
-    bytes.copyWithin(layout.fused, layout.semantic, layout.semantic + layout.pixels);
     bytes.fill(0, layout.instance, layout.instance + 2 * layout.pixels);
     const floats = new Float32Array(k.memory.buffer, layout.masks, maskFloats);
     const maskOffsets: number[] = [];
@@ -205,7 +241,10 @@ class WasmFusion implements Fusion {
     }
     const idCount = detections.length;
     bytes.fill(0, this.#grown, this.#grown + 4 * (idCount + 1));
-    detections.forEach((d, i) => (bytes[this.#idClass + i + 1] = d.classId));
+    detections.forEach((d, i) => {
+      bytes[this.#idClass + i + 1] = d.classId;
+      bytes[this.#idCategory + i + 1] = this.#tables.category[d.classId]!;
+    });
     const prepared = performance.now();
 
     const byClass = o.consistency === 'class' ? 1 : 0;
@@ -215,7 +254,6 @@ class WasmFusion implements Fusion {
         width,
         height,
         layout.semantic,
-        layout.fused,
         layout.instance,
         this.#isThing,
         this.#category,
@@ -229,19 +267,19 @@ class WasmFusion implements Fusion {
         maskOffsets[i]!,
         d.maskSize,
         o.maskThreshold,
-        layout.columns,
+        layout.scratch,
       );
     });
     const pasted = performance.now();
-    if (o.regionGrowing) {
+    if (o.regionGrowing && idCount > 0) {
       k.growRegions(
         width,
         height,
         layout.semantic,
-        layout.fused,
         layout.instance,
         this.#isThing,
         this.#category,
+        this.#idCategory,
         layout.queue,
         this.#grown,
       );
@@ -255,10 +293,14 @@ class WasmFusion implements Fusion {
         height,
         layout.semantic,
         layout.instance,
-        this.#isThing,
+        this.#thingVectors,
+        this.#thingChunks,
         layout.visited,
+        this.#nextEpoch(layout),
         layout.queue,
         this.#idClass,
+        this.#idCategory,
+        this.#category,
         nextId,
         o.minNewInstanceArea,
         this.#result,
@@ -267,9 +309,16 @@ class WasmFusion implements Fusion {
     }
     const labelled = performance.now();
     const stats = new Int32Array(k.memory.buffer, this.#stats, 5 * nextId);
-    for (let id = 1; id < nextId; id++) stats.set([0, width, height, -1, -1], 5 * id);
-    k.segmentStats(width, height, layout.instance, this.#stats);
-    const counted = performance.now();
+    for (let id = 1; id < nextId; id++) {
+      const s = 5 * id;
+      stats[s] = 0;
+      stats[s + 1] = width;
+      stats[s + 2] = height;
+      stats[s + 3] = -1;
+      stats[s + 4] = -1;
+    }
+    k.finishFrame(width, height, layout.semantic, layout.instance, this.#idClass, layout.fused, this.#stats);
+    const finished = performance.now();
 
     const memory = k.memory.buffer; // no call below can grow memory
     const grown = new Int32Array(memory, this.#grown, nextId);
@@ -292,8 +341,12 @@ class WasmFusion implements Fusion {
     const result: FusionResult = {
       width,
       height,
-      semantic: new Uint8Array(memory, layout.fused, layout.pixels).slice(),
-      instance: new Uint16Array(memory, layout.instance, layout.pixels).slice(),
+      semantic: this.#copyOutputs
+        ? new Uint8Array(memory, layout.fused, layout.pixels).slice()
+        : new Uint8Array(memory, layout.fused, layout.pixels),
+      instance: this.#copyOutputs
+        ? new Uint16Array(memory, layout.instance, layout.pixels).slice()
+        : new Uint16Array(memory, layout.instance, layout.pixels),
       segments,
       droppedComponents,
     };
@@ -303,8 +356,8 @@ class WasmFusion implements Fusion {
       paste: pasted - prepared,
       grow: grownAt - pasted,
       newInstances: labelled - grownAt,
-      stats: counted - labelled,
-      output: done - counted,
+      finish: finished - labelled,
+      output: done - finished,
     };
     return result;
   }
@@ -313,6 +366,11 @@ class WasmFusion implements Fusion {
 export interface CreateFusionOptions {
   /** 'release' (default: -O3, no asserts, SIMD) or 'debug' (asserts kept). */
   readonly build?: WasmBuild;
+  /**
+   * 'copy' (default): the result's maps are arrays of their own. 'view': they are views into the module's
+   * memory, valid only until the next `fuse` call on this Fusion (saves copying 3 bytes per pixel).
+   */
+  readonly outputs?: 'copy' | 'view';
 }
 
 /** A Fusion backed by its own WebAssembly instance. */
@@ -330,5 +388,5 @@ export async function createFusion(
       },
     },
   });
-  return new WasmFusion(instance.exports as unknown as KernelExports, tables, options);
+  return new WasmFusion(instance.exports as unknown as KernelExports, tables, options, create.outputs !== 'view');
 }
