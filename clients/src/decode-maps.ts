@@ -16,7 +16,8 @@ export function decodeMap(map: EncodedMap | undefined): Uint8Array | Uint16Array
           `a raw ${map.width}x${map.height} map needs ${pixels * (wide ? 2 : 1)} bytes, got ${map.data.length}`,
         );
       }
-      const copy = map.data.slice(); // aligned and owned, whatever the message buffer was
+      // new Uint8Array(view) copies; Buffer#slice (the message bytes may be a Buffer) would not.
+      const copy = new Uint8Array(map.data);
       return wide ? new Uint16Array(copy.buffer, 0, pixels) : copy;
     }
     case MapEncoding.MAP_ENCODING_RLE:

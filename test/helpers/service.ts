@@ -65,11 +65,28 @@ export async function writeAll<Req>(
   call: ClientDuplexStream<Req, FrameResult>,
   requests: Iterable<Req>,
 ): Promise<void> {
+  let ended = false;
+  const onEnd = () => (ended = true);
+  call.once('error', onEnd);
+  call.once('close', onEnd);
   for (const request of requests) {
-    if (call.destroyed) return;
-    if (!call.write(request)) await new Promise((resolve) => call.once('drain', resolve));
+    if (ended || call.destroyed) return;
+    if (!call.write(request)) {
+      // The server may end the call (with an error) while this side waits to write more.
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          call.off('drain', done);
+          call.off('error', done);
+          call.off('close', done);
+          resolve();
+        };
+        call.once('drain', done);
+        call.once('error', done);
+        call.once('close', done);
+      });
+    }
   }
-  call.end();
+  if (!ended) call.end();
 }
 
 export function streamFramesCall(client: SegmentationServiceClient, deadlineMs = 30_000) {

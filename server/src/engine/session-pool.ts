@@ -146,10 +146,17 @@ export class SessionSlot {
     const id = this.#nextId++;
     return new Promise<BatchResult>((resolve, reject) => {
       this.#pending = { id, size: frames.length, resolve, reject };
-      const message: ToWorker = { type: 'run', id, frames, fixedBatch };
+      // Frames that own their whole buffer move without a copy; a view into a larger buffer (say, a pooled
+      // Node Buffer) is copied first, since transferring would take the whole buffer away from its owner.
+      const owned = frames.map((frame) =>
+        frame.byteOffset === 0 && frame.byteLength === frame.buffer.byteLength && !(frame instanceof Buffer)
+          ? frame
+          : new Uint8Array(frame),
+      );
+      const message: ToWorker = { type: 'run', id, frames: owned, fixedBatch };
       worker.postMessage(
         message,
-        frames.map((frame) => frame.buffer as ArrayBuffer),
+        owned.map((frame) => frame.buffer as ArrayBuffer),
       );
     });
   }

@@ -14,7 +14,7 @@ const microseconds = (startMs: number) => Math.round((performance.now() - startM
 function standalone(map: FinishedMap | undefined): FinishedMap | undefined {
   if (map === undefined || (map.data.byteOffset === 0 && map.data.byteLength === map.data.buffer.byteLength))
     return map;
-  return { ...map, data: map.data.slice() };
+  return { ...map, data: new Uint8Array(map.data) };
 }
 
 export function finishFrame(fusion: Fusion, request: FinishRequest): FinishedFrame {

@@ -18,24 +18,40 @@ export function callSignal(call: ServerDuplexStream<unknown, unknown>): AbortSig
   return controller.signal;
 }
 
-/** Writes one message and waits for 'drain' when grpc-js' buffer is full. */
-export async function writeMessage<Res>(
-  call: ServerDuplexStream<unknown, Res>,
-  message: Res,
-  signal: AbortSignal,
-): Promise<void> {
-  if (signal.aborted) throw cancelled('the client cancelled the call');
-  if (call.write(message)) return;
-  await new Promise<void>((resolve, reject) => {
-    const onDrain = () => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    };
-    const onAbort = () => {
-      call.off('drain', onDrain);
-      reject(cancelled('the client cancelled the call'));
-    };
-    call.once('drain', onDrain);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
+/**
+ * Writes a call's results with bounded buffering. grpc-js' stream only reports 'drain' after 16 buffered
+ * messages, and large results (raw maps, panoptic PNGs) would pile up in memory for a client that reads
+ * slowly; here each write's callback (the message handed to HTTP/2, which respects the client's flow
+ * control window) is awaited once `maxPending` messages are outstanding.
+ */
+export class ResultWriter<Res> {
+  #pending = 0;
+  #wake: (() => void) | undefined;
+
+  constructor(
+    private readonly call: ServerDuplexStream<unknown, Res>,
+    private readonly signal: AbortSignal,
+    private readonly maxPending = 2,
+  ) {}
+
+  async write(message: Res): Promise<void> {
+    if (this.signal.aborted) throw cancelled('the client cancelled the call');
+    this.#pending++;
+    this.call.write(message, () => {
+      this.#pending--;
+      this.#wake?.();
+    });
+    while (this.#pending >= this.maxPending) {
+      await new Promise<void>((resolve, reject) => {
+        const onAbort = () => reject(cancelled('the client cancelled the call'));
+        if (this.signal.aborted) return onAbort();
+        this.signal.addEventListener('abort', onAbort, { once: true });
+        this.#wake = () => {
+          this.signal.removeEventListener('abort', onAbort);
+          this.#wake = undefined;
+          resolve();
+        };
+      });
+    }
+  }
 }

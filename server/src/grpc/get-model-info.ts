@@ -27,7 +27,7 @@ export function getModelInfo(service: ServiceContext): handleUnaryCall<GetModelI
         inputHeight: model.input.height,
         labelSpace: {
           name: labelSpace.name,
-          categories: labelSpace.categories.map((category) => category.name),
+          categories: [...labelSpace.categories],
           classes: labelSpace.classes.map((c) => ({
             id: c.id,
             name: c.name,

@@ -10,7 +10,7 @@ import type { DecoderInput } from '../video/decoder.js';
 import { resolveMediaPath, resolveMediaUrl } from '../video/media-access.js';
 import { expectedFrames, probeVideo } from '../video/probe.js';
 import { spoolUpload, type SpooledUpload } from '../video/spool-upload.js';
-import { callSignal, clientMessages, writeMessage } from './call-io.js';
+import { callSignal, clientMessages, ResultWriter } from './call-io.js';
 import { endCallWithError } from './end-call.js';
 
 /** ProcessVideo: a whole video (uploaded, a server-side file, or a URL) in, one result per frame out. */
@@ -102,11 +102,12 @@ async function handleProcessVideo(call: ServerDuplexStream<VideoRequest, FrameRe
       sampling.fps ?? facts?.frameRate,
       facts !== undefined && facts.width > 0 ? { width: facts.width, height: facts.height } : size,
     );
+    const writer = new ResultWriter(call, signal);
     await runOrdered(
       frames,
       limits.framesInFlight,
       (frame) => segmentFrame(frame, context),
-      (result) => writeMessage(call, result, signal),
+      (result) => writer.write(result),
     );
     call.end();
   } catch (error: unknown) {

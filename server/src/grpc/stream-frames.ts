@@ -11,7 +11,7 @@ import type { ServiceContext } from '../pipeline/service-context.js';
 import { resolveStreamSettings } from '../pipeline/stream-settings.js';
 import { decodeStill, type StillImage } from '../video/image-frames.js';
 import { decodedVideoFrames } from '../pipeline/video-frames.js';
-import { callSignal, clientMessages, writeMessage } from './call-io.js';
+import { callSignal, clientMessages, ResultWriter } from './call-io.js';
 import { endCallWithError } from './end-call.js';
 
 /** StreamFrames: bidirectional; frames (raw, JPEG, PNG) or encoded video chunks in, one result per frame out. */
@@ -55,11 +55,12 @@ async function handleStreamFrames(call: ServerDuplexStream<FrameRequest, FrameRe
             ),
           )
         : stillFrames(rest, engine.model.input);
+    const writer = new ResultWriter(call, signal);
     await runOrdered(
       source,
       service.limits.framesInFlight,
       async (frame) => segmentFrame(await frame.decoded, context),
-      (result) => writeMessage(call, result, signal),
+      (result) => writer.write(result),
     );
     call.end();
   } catch (error: unknown) {

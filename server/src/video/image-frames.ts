@@ -36,7 +36,9 @@ export async function decodeStill(
         `${label}: a ${w}x${h} raw RGB24 frame has ${w * h * 3} bytes, but this one carries ${rgb24.length}`,
       );
     }
-    if (w === width && h === height) return { rgb: rgb24.slice(), sourceWidth: w, sourceHeight: h };
+    // A copy in a buffer of its own: the message's bytes may be a Node Buffer view into a larger (pooled)
+    // buffer, and the frame's buffer is transferred to a worker later.
+    if (w === width && h === height) return { rgb: new Uint8Array(rgb24), sourceWidth: w, sourceHeight: h };
     const resized = await sharp(rgb24, { raw: { width: w, height: h, channels: 3 } })
       .resize(width, height, { fit: 'fill' })
       .raw()
