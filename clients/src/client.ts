@@ -5,7 +5,7 @@
  * the gRPC status code and the server's message. No reconnects or retries happen behind the caller's back.
  */
 import {
-  ChannelCredentials,
+  type ChannelCredentials,
   credentials,
   Metadata,
   status,
@@ -77,6 +77,10 @@ export class FusionsegError extends Error {
     super(`${status[code] ?? code}: ${details}`);
     this.name = 'FusionsegError';
   }
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(typeof error === 'string' ? error : JSON.stringify(error));
 }
 
 function toFusionsegError(error: unknown): FusionsegError {
@@ -240,14 +244,14 @@ export class FusionsegClient {
       for await (const result of call as AsyncIterable<FrameResult>) yield decoded(result);
       finished = true;
     } catch (error: unknown) {
-      if (writeError !== undefined) throw writeError instanceof Error ? writeError : new Error(String(writeError));
+      if (writeError !== undefined) throw asError(writeError);
       throw toFusionsegError(error);
     } finally {
       signal?.removeEventListener('abort', onAbort);
       if (!finished) call.cancel(); // the consumer stopped early: stop the server's work too
       await writing;
     }
-    if (writeError !== undefined) throw writeError instanceof Error ? writeError : new Error(String(writeError));
+    if (writeError !== undefined) throw asError(writeError);
   }
 }
 

@@ -31,7 +31,8 @@ export function decodeMap(map: EncodedMap | undefined): Uint8Array | Uint16Array
       }
       return png.data as Uint8Array | Uint16Array;
     }
-    default:
+    case MapEncoding.MAP_ENCODING_UNSPECIFIED:
+    case MapEncoding.UNRECOGNIZED:
       throw new RangeError(`unknown map encoding ${String(map.encoding)}`);
   }
 }

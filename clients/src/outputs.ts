@@ -8,11 +8,10 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import sharp from 'sharp';
-import type { FrameResult, ModelInfo } from '../../proto/generated/fusionseg/v1/segmentation.pb.js';
+import { SegmentSource, type FrameResult, type ModelInfo } from '../../proto/generated/fusionseg/v1/segmentation.pb.js';
 import { ffmpegBinary } from '../../server/src/video/ffmpeg.js';
 import { TextTail } from '../../server/src/video/child-process.js';
 import type { SegmentationResult } from './client.js';
-import { renderOverlay } from './overlay.js';
 
 export const STUFF_ID_BASE = 65536;
 
@@ -39,7 +38,7 @@ export function ndjsonLine(result: FrameResult): string {
       score: Number(s.score.toFixed(4)),
       area: s.area,
       box: s.box === undefined ? undefined : [s.box.x0, s.box.y0, s.box.x1, s.box.y1],
-      source: s.source === 2 ? 'new' : 'detected',
+      source: s.source === SegmentSource.SEGMENT_SOURCE_NEW ? 'new' : 'detected',
       grownArea: s.grownArea,
     })),
     timingsUs: result.timings,

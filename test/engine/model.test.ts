@@ -1,4 +1,4 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Engine } from '../../server/src/engine/engine.js';
@@ -6,7 +6,7 @@ import { loadManifest, ModelContractError } from '../../server/src/engine/model.
 import { tempDir } from '../helpers/clips.js';
 import { unifiedTestManifest, writeTestModel } from '../helpers/onnx-models.js';
 
-async function manifestError(t: import('ava').ExecutionContext, overrides: Record<string, unknown>) {
+async function manifestError(t: ExecutionContext, overrides: Record<string, unknown>) {
   const dir = await writeTestModel(join(await tempDir(t), 'model'), {}, overrides);
   return t.throwsAsync(loadManifest(dir), { instanceOf: ModelContractError });
 }
@@ -38,7 +38,7 @@ test('a missing or broken manifest is a clear error', async (t) => {
   await t.throwsAsync(loadManifest(join(dir, 'bad')), { message: /is not valid JSON/ });
 });
 
-async function graphError(t: import('ava').ExecutionContext, overrides: Record<string, unknown>, options = {}) {
+async function graphError(t: ExecutionContext, overrides: Record<string, unknown>, options = {}) {
   const dir = await writeTestModel(join(await tempDir(t), 'model'), options, overrides);
   return t.throwsAsync(Engine.start({ modelDir: dir, devices: 'cpu:1' }), { instanceOf: ModelContractError });
 }

@@ -1,4 +1,4 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import {
   createFusion,
   fuseReference,
@@ -11,7 +11,7 @@ import { boxDetection, CLASS, classRows, instanceRows, scene } from './scenes.js
 const wasm = await createFusion(undefined, undefined, { build: 'debug' });
 
 /** Fuses with both implementations, checks they agree, and returns the result. */
-function fuse(t: import('ava').ExecutionContext, input: FusionInput, options?: FusionOptions): FusionResult {
+function fuse(t: ExecutionContext, input: FusionInput, options?: FusionOptions): FusionResult {
   const fromWasm = wasm.fuse(input, options);
   t.deepEqual(fromWasm, fuseReference(input, options), 'WASM and reference agree');
   return fromWasm;

@@ -95,13 +95,13 @@ test('when the inference queue is full, streams get RESOURCE_EXHAUSTED and other
   const { client } = await startTestService(
     t,
     { maxQueue: 1, maxBatch: 1, maxDelayMs: 0, framesInFlight: 8 },
-    { width: W, height: H, heavyChannels: 16 },
+    { width: W, height: H, heavyChannels: 32 },
   );
   const outcomes = await Promise.all(
-    [0, 1, 2].map(async () => {
+    [0, 1, 2, 3].map(async () => {
       const call = streamFramesCall(client, 60_000);
       const outcome = collect(call);
-      await writeAll(call, frames(16));
+      await writeAll(call, frames(24));
       return outcome;
     }),
   );

@@ -45,7 +45,7 @@ async function run(client: Parameters<typeof processVideoCall>[0], requests: Vid
   return outcome;
 }
 
-test('an uploaded MP4 (index at the end) is answered frame by frame with the total known', async (t) => {
+test.serial('an uploaded MP4 (index at the end) is answered frame by frame with the total known', async (t) => {
   const dir = await tempDir(t);
   const clip = await makeTestClip(dir, { name: 'plain.mov', width: 160, height: 120, frames: 12, rate: 12 });
   const { client } = await startTestService(t);
@@ -110,7 +110,7 @@ test('server-side paths and URLs are refused unless configured', async (t) => {
   t.regex(url.error?.details ?? '', /url scheme "file" is not allowed on this server \(allowed: rtsp\)/);
 });
 
-test('corrupt and truncated uploads are INVALID_ARGUMENT with ffmpeg’s reason', async (t) => {
+test.serial('corrupt and truncated uploads are INVALID_ARGUMENT with ffmpeg’s reason', async (t) => {
   const dir = await tempDir(t);
   const clip = await readFile(await makeTestClip(dir, { name: 'plain.mov', frames: 10 }));
   const { client } = await startTestService(t);
@@ -123,7 +123,7 @@ test('corrupt and truncated uploads are INVALID_ARGUMENT with ffmpeg’s reason'
   t.is(await childFfmpegCount(), 0);
 });
 
-test('a cancelled ProcessVideo stops its ffmpeg', async (t) => {
+test.serial('a cancelled ProcessVideo stops its ffmpeg', async (t) => {
   const root = await tempDir(t);
   await makeTestClip(root, { frames: 300, rate: 30, width: 320, height: 240 });
   const { client } = await startTestService(t, { mediaRoot: root }, { heavyChannels: 32 });

@@ -130,7 +130,7 @@ test('JPEG and PNG frames are decoded and resized', async (t) => {
   for (const result of results) t.true(decodeMap(result.semantic).every((label) => label === CAR));
 });
 
-test('an H.264 stream sent in chunks is decoded by ffmpeg, one result per frame', async (t) => {
+test.serial('an H.264 stream sent in chunks is decoded by ffmpeg, one result per frame', async (t) => {
   const { client } = await startTestService(t);
   const dir = await tempDir(t);
   const path = `${dir}/clip.h264`;
@@ -276,7 +276,7 @@ test('four concurrent streams each get all their frames in order', async (t) => 
   });
 });
 
-test('a client that cancels leaves no ffmpeg process behind', async (t) => {
+test.serial('a client that cancels leaves no ffmpeg process behind', async (t) => {
   const { client } = await startTestService(t);
   const call = streamFramesCall(client);
   const outcome = collect(call);

@@ -99,7 +99,7 @@ export function processVideoCall(client: SegmentationServiceClient, deadlineMs =
 
 export { FrameRequest, VideoRequest };
 
-/** ffmpeg processes that are children of this process. */
+/** ffmpeg processes that are children of this process (tests that count them run with test.serial). */
 export async function childFfmpegCount(): Promise<number> {
   const { execFile } = await import('node:child_process');
   return new Promise((resolve) => {

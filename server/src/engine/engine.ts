@@ -36,9 +36,10 @@ export class Engine {
     const devices = parseDevices(options.devices ?? defaultDeviceList(environment), environment);
     assertDevicesAvailable(devices, cudaAvailable);
     const model = await loadManifest(options.modelDir);
-    let batcher: Batcher | undefined;
-    const pool = await SessionPool.start(model, devices, () => batcher?.schedule());
-    batcher = new Batcher(pool, batching);
+    // Sessions report when they free up; the batcher they report to exists only once they are loaded.
+    const ready: { batcher?: Batcher } = {};
+    const pool = await SessionPool.start(model, devices, () => ready.batcher?.schedule());
+    const batcher = (ready.batcher = new Batcher(pool, batching));
     return new Engine(model, devices, batching, pool, batcher);
   }
 

@@ -82,7 +82,7 @@ export class SessionSlot {
             } catch (error: unknown) {
               this.#closing = true;
               void worker.terminate();
-              reject(error);
+              reject(error instanceof Error ? error : new Error(String(error)));
             }
             return;
           }

@@ -79,7 +79,7 @@ async function handleProcessVideo(call: ServerDuplexStream<VideoRequest, FrameRe
         probeTarget = { path: url, protocols };
         break;
       }
-      default:
+      case undefined:
         throw invalidArgument('"open" must name a source: upload, server_path or url');
     }
     const sampling = {

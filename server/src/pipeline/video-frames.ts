@@ -65,7 +65,8 @@ export async function* decodedVideoFrames(
       waitStarted = performance.now();
     }
     await feeding;
-    if (feedError !== undefined) throw feedError;
+    if (feedError instanceof Error) throw feedError;
+    if (feedError !== undefined) throw new Error('feeding the video to ffmpeg failed');
   } finally {
     await decoder.close();
   }
