@@ -29,8 +29,12 @@ function clampTo(value: f64, limit: i32): f64 {
 // matching (foreground, unclaimed, consistent with the detection's class).
 
 /**
- * Pastes detection `id` and claims its matching pixels. `scratch` holds per-column sampling weights
- * (i32 u0, i32 u1, f64 fraction: 16 bytes a column) and per-mask-row maxima (f32 per row).
+ * Pastes detection `id` and claims its matching pixels. The bilinear sample is taken vertically first:
+ * each pixel row interpolates the two mask rows it falls between (one value per mask column), then each
+ * pixel interpolates that row horizontally; the reference computes in the same order, so the two agree
+ * to the bit. `scratch` holds per-column sampling data (i32 u0, i32 u1, f64 fraction: 16 bytes a column),
+ * then per mask column the first and last pixel column that sample it (i32 pairs), then one f64 per
+ * mask column for the interpolated row.
  */
 export function pasteDetection(
   width: i32,
@@ -65,24 +69,28 @@ export function pasteDetection(
   const boxHeight = y2 - y1;
   const stride = (<usize>maskSize) << 2;
   const columns = scratch;
-  const rowMax = scratch + ((<usize>width) << 4);
+  const spans = scratch + ((<usize>width) << 4); // i32 first, last pixel column per mask column
+  const row = spans + ((<usize>maskSize) << 3); // f64 per mask column
+  for (let u = 0; u < maskSize; u++) {
+    store<i32>(spans + ((<usize>u) << 3), xEnd);
+    store<i32>(spans + ((<usize>u) << 3), xStart - 1, 4);
+  }
   for (let x = xStart; x < xEnd; x++) {
     let u = ((<f64>x + 0.5 - x1) / boxWidth) * m - 0.5;
     if (u < 0) u = 0;
     if (u > <f64>last) u = <f64>last;
     const u0 = <i32>Math.floor(u);
+    const u1 = u0 < last ? u0 + 1 : last;
     const c = columns + ((<usize>x) << 4);
     store<i32>(c, u0);
-    store<i32>(c, u0 < last ? u0 + 1 : last, 4);
+    store<i32>(c, u1, 4);
     store<f64>(c, u - <f64>u0, 8);
-  }
-  // A bilinear sample never exceeds the largest of its four mask values, so a row pair whose values all
-  // stay under the threshold cannot cover any pixel: such rows are skipped without sampling.
-  for (let v = 0; v < maskSize; v++) {
-    let best: f32 = -Infinity;
-    const row = mask + <usize>v * stride;
-    for (let u = 0; u < maskSize; u++) best = max(best, load<f32>(row + ((<usize>u) << 2)));
-    store<f32>(rowMax + ((<usize>v) << 2), best);
+    // Columns only grow with x: the first x that samples a mask column is met first, the last one last.
+    for (let k = u0; k <= u1; k++) {
+      const span = spans + ((<usize>k) << 3);
+      if (x < load<i32>(span)) store<i32>(span, x);
+      store<i32>(span, x, 4);
+    }
   }
   const detectionCategory = load<u8>(category + detectionClass);
   const claim = <u16>id;
@@ -92,13 +100,25 @@ export function pasteDetection(
     if (v > <f64>last) v = <f64>last;
     const v0 = <i32>Math.floor(v);
     const v1 = v0 < last ? v0 + 1 : last;
-    const reach = max(load<f32>(rowMax + ((<usize>v0) << 2)), load<f32>(rowMax + ((<usize>v1) << 2)));
-    if (<f64>reach < maskThreshold) continue;
     const fv = v - <f64>v0;
     const row0 = mask + <usize>v0 * stride;
     const row1 = mask + <usize>v1 * stride;
+    // The row's values, and the mask columns that reach the threshold: a horizontal interpolation never
+    // exceeds the larger of its two values, so pixels sampling only columns below it are skipped.
+    // (A mask column that no pixel samples has an empty span and widens nothing.)
+    let xFrom = xEnd;
+    let xTo = xStart - 1;
+    for (let u = 0; u < maskSize; u++) {
+      const value = (1 - fv) * <f64>load<f32>(row0 + ((<usize>u) << 2)) + fv * <f64>load<f32>(row1 + ((<usize>u) << 2));
+      store<f64>(row + ((<usize>u) << 3), value);
+      if (value >= maskThreshold) {
+        const span = spans + ((<usize>u) << 3);
+        xFrom = min(xFrom, load<i32>(span));
+        xTo = max(xTo, load<i32>(span, 4));
+      }
+    }
     const rowBase = <usize>y * <usize>width;
-    for (let x = xStart; x < xEnd; x++) {
+    for (let x = xFrom; x <= xTo; x++) {
       const p = rowBase + <usize>x;
       const semanticClass = <usize>load<u8>(semantic + p);
       // Cheap rejections first: background, already claimed, inconsistent.
@@ -108,12 +128,10 @@ export function pasteDetection(
         if (<u32>semanticClass != detectionClass) continue;
       } else if (load<u8>(category + semanticClass) != detectionCategory) continue;
       const c = columns + ((<usize>x) << 4);
-      const u0 = (<usize>load<i32>(c)) << 2;
-      const u1 = (<usize>load<i32>(c, 4)) << 2;
       const fu = load<f64>(c, 8);
-      const top = (1 - fu) * <f64>load<f32>(row0 + u0) + fu * <f64>load<f32>(row0 + u1);
-      const bottom = (1 - fu) * <f64>load<f32>(row1 + u0) + fu * <f64>load<f32>(row1 + u1);
-      if ((1 - fv) * top + fv * bottom >= maskThreshold) store<u16>(instance + (p << 1), claim);
+      const left = load<f64>(row + ((<usize>load<i32>(c)) << 3));
+      const right = load<f64>(row + ((<usize>load<i32>(c, 4)) << 3));
+      if ((1 - fu) * left + fu * right >= maskThreshold) store<u16>(instance + (p << 1), claim);
     }
   }
 }

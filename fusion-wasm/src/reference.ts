@@ -63,10 +63,11 @@ export function fuseReference(
         const u0 = Math.floor(u);
         const u1 = u0 < last ? u0 + 1 : last;
         const fu = u - u0;
+        // Bilinear, vertically first: the two mask rows at u0, then at u1, then across.
         const m = detection.mask;
-        const top = (1 - fu) * m[v0 * M + u0]! + fu * m[v0 * M + u1]!;
-        const bottom = (1 - fu) * m[v1 * M + u0]! + fu * m[v1 * M + u1]!;
-        if ((1 - fv) * top + fv * bottom >= o.maskThreshold) {
+        const left = (1 - fv) * m[v0 * M + u0]! + fv * m[v1 * M + u0]!;
+        const right = (1 - fv) * m[v0 * M + u1]! + fv * m[v1 * M + u1]!;
+        if ((1 - fu) * left + fu * right >= o.maskThreshold) {
           instance[p] = id;
           fused[p] = detection.classId;
         }

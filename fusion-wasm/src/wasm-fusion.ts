@@ -108,8 +108,8 @@ function kernelModule(build: WasmBuild): Promise<WasmModule> {
 
 const align = (offset: number, to = 16) => Math.ceil(offset / to) * to;
 const MAX_IDS = 65536;
-/** Scratch for pasting: 16 bytes of sampling weights per column, then one f32 per mask row (M <= 1024). */
-const pasteScratch = (width: number) => 16 * width + 4 * 1024;
+/** Scratch for pasting: 16 bytes per pixel column, then 8 + 8 bytes per mask column (M <= 1024). */
+const pasteScratch = (width: number) => 16 * width + 16 * 1024;
 
 /** Byte offsets of one frame size's buffers. */
 interface Layout {

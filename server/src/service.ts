@@ -36,7 +36,7 @@ export async function startService(
   });
   let finishers: FinishPool | undefined;
   try {
-    finishers = await FinishPool.start(config.fusionWorkers ?? 1);
+    finishers = await FinishPool.start(config.fusionWorkers ?? 1, engine.model.labelSpace.definition);
     const context = new ServiceContext(engine, finishers, {
       framesInFlight: config.framesInFlight ?? 8,
       maxUploadBytes: config.maxUploadBytes ?? 2 * 1024 ** 3,

@@ -96,3 +96,35 @@ test('a pair model joins a semantic and an instance model', async (t) => {
   t.is(result.detections.length, 1);
   t.is(result.detections[0]?.classId, 13);
 });
+
+const inlineSpace = {
+  name: 'warehouse',
+  categories: ['floor', 'goods'],
+  classes: [
+    { id: 0, name: 'ground', category: 'floor', isThing: false, color: [10, 10, 10] },
+    { id: 1, name: 'box', category: 'goods', isThing: true, color: [200, 100, 0] },
+    { id: 2, name: 'crate', category: 'goods', isThing: true, color: [100, 200, 0] },
+  ],
+};
+
+test('an inline label space is validated and carried through to the model', async (t) => {
+  const dir = await writeTestModel(
+    join(await tempDir(t), 'model'),
+    {},
+    { labelSpace: inlineSpace, classMap: { '3': 2 } },
+  );
+  const manifest = await loadManifest(dir);
+  t.is(manifest.labelSpace.name, 'warehouse');
+  t.is(manifest.labelSpace.classCount, 3);
+  t.deepEqual([...manifest.labelSpace.thingIds], [1, 2]);
+  t.is(manifest.labelSpace.definition.classes[2]?.name, 'crate');
+  const bad = { ...inlineSpace, classes: [{ ...inlineSpace.classes[0], category: 'sky' }] };
+  t.regex(
+    (await manifestError(t, { labelSpace: bad })).message,
+    /"labelSpace" classes\[0\].category "sky" is not one of labelSpace.categories/,
+  );
+  t.regex(
+    (await manifestError(t, { labelSpace: inlineSpace, classMap: { '3': 0 } })).message,
+    /"classMap.3" must be a thing class/,
+  );
+});

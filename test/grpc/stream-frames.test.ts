@@ -9,6 +9,7 @@ import {
   MapEncoding,
   SegmentSource,
   type FrameRequest,
+  type ModelInfo,
 } from '../../proto/generated/fusionseg/v1/segmentation.pb.js';
 import { ffmpegBinary } from '../../server/src/video/ffmpeg.js';
 import { tempDir } from '../helpers/clips.js';
@@ -290,4 +291,23 @@ test.serial('a client that cancels leaves no ffmpeg process behind', async (t) =
   for (let i = 0; i < 50 && (await childFfmpegCount()) > 0; i++)
     await new Promise((resolve) => setTimeout(resolve, 100));
   t.is(await childFfmpegCount(), 0);
+});
+
+test('GetModelInfo reports the model, its label space with colours, devices and batching', async (t) => {
+  const { client } = await startTestService(t, { maxBatch: 2 });
+  const info = await new Promise<ModelInfo>((resolve, reject) =>
+    client.getModelInfo({ model: '' }, (error, response) => (error ? reject(error) : resolve(response))),
+  );
+  t.is(info.name, 'unified-test');
+  t.is(info.inputWidth, W);
+  t.is(info.labelSpace?.classes.length, 19);
+  t.deepEqual(info.labelSpace?.classes[13], {
+    id: 13,
+    name: 'car',
+    category: 'vehicle',
+    isThing: true,
+    color: { r: 0, g: 0, b: 142 },
+  });
+  t.deepEqual(info.devices, [{ name: 'cpu:1', executionProvider: 'CPUExecutionProvider', intraOpThreads: 1 }]);
+  t.is(info.batching?.maxBatch, 2);
 });

@@ -5,6 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { cityscapesLabelSpace, labelTables, type LabelClass, type LabelSpace } from '../../../fusion-wasm/src/index.js';
 
 export const MANIFEST_FORMAT = 'fusionseg-model/1';
 
@@ -23,13 +24,13 @@ export interface DetectionOutputs {
   readonly batchIndex?: string;
 }
 
-/** The label space a model predicts in: inline, or the name of a built-in one. */
+/** The label space a model predicts in (built-in Cityscapes, or defined inline in the manifest). */
 export interface LabelSpaceSpec {
   readonly name: string;
   readonly classCount: number;
   readonly thingIds: ReadonlySet<number>;
-  /** The inline definition, as written in the manifest (undefined for built-ins). */
-  readonly inline?: unknown;
+  /** The full definition: classes, categories, colours (what fusion and GetModelInfo use). */
+  readonly definition: LabelSpace;
 }
 
 /** One graph: a unified, semantic-only or instance-only network. */
@@ -65,12 +66,17 @@ export class ModelContractError extends Error {
   }
 }
 
+function specOf(definition: LabelSpace): LabelSpaceSpec {
+  return {
+    name: definition.name,
+    classCount: definition.classes.length,
+    thingIds: new Set(definition.classes.filter((c) => c.isThing).map((c) => c.id)),
+    definition,
+  };
+}
+
 /** The 19 Cityscapes train classes; things are person, rider, car, truck, bus, train, motorcycle, bicycle. */
-const CITYSCAPES: LabelSpaceSpec = {
-  name: 'cityscapes',
-  classCount: 19,
-  thingIds: new Set([11, 12, 13, 14, 15, 16, 17, 18]),
-};
+const CITYSCAPES = specOf(cityscapesLabelSpace);
 
 type Json = Record<string, unknown>;
 
@@ -111,18 +117,40 @@ function readLabelSpace(reader: ManifestReader, json: Json): LabelSpaceSpec {
   if (value === undefined || value === 'cityscapes') return CITYSCAPES;
   if (!isObject(value)) reader.fail('labelSpace', 'must be "cityscapes" or an inline label space object');
   const classes = value['classes'];
-  if (!Array.isArray(classes) || classes.length === 0 || classes.length > 255) {
-    reader.fail('labelSpace.classes', 'must be an array of 1 to 255 classes');
+  const categories = value['categories'];
+  if (!Array.isArray(classes)) reader.fail('labelSpace.classes', 'must be an array of classes');
+  if (!Array.isArray(categories) || !categories.every((c) => typeof c === 'string')) {
+    reader.fail('labelSpace.categories', 'must be an array of category names');
   }
-  const thingIds = new Set<number>();
-  classes.forEach((entry: unknown, index) => {
-    if (!isObject(entry) || entry['id'] !== index) {
-      reader.fail(`labelSpace.classes[${index}]`, `must be an object with "id": ${index} (ids are dense, from 0)`);
-    }
-    if (entry['isThing'] === true) thingIds.add(index);
-  });
-  const name = typeof value['name'] === 'string' ? value['name'] : 'custom';
-  return { name, classCount: classes.length, thingIds, inline: value };
+  const definition: LabelSpace = {
+    name: typeof value['name'] === 'string' ? value['name'] : 'custom',
+    categories: categories as string[],
+    classes: classes.map((entry: unknown, index): LabelClass => {
+      const key = `labelSpace.classes[${index}]`;
+      if (!isObject(entry)) reader.fail(key, 'must be an object');
+      const color = entry['color'];
+      if (
+        !Array.isArray(color) ||
+        color.length !== 3 ||
+        !color.every((c) => Number.isInteger(c) && c >= 0 && c <= 255)
+      ) {
+        reader.fail(`${key}.color`, 'must be [r, g, b] with values 0..255');
+      }
+      return {
+        id: entry['id'] as number,
+        name: reader.string(entry, 'name', `${key}.name`),
+        category: reader.string(entry, 'category', `${key}.category`),
+        isThing: entry['isThing'] === true,
+        color: color as [number, number, number],
+      };
+    }),
+  };
+  try {
+    labelTables(definition); // dense ids, known categories, 1..255 classes
+  } catch (error: unknown) {
+    reader.fail('labelSpace', (error as Error).message.replace(/^labelSpace\./, ''));
+  }
+  return specOf(definition);
 }
 
 function readClassMap(reader: ManifestReader, json: Json, labelSpace: LabelSpaceSpec): Map<number, number> {

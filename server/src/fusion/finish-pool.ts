@@ -4,6 +4,7 @@
  * fails the frames it held (UNAVAILABLE) and is started again.
  */
 import type { Worker } from 'node:worker_threads';
+import type { LabelSpace } from '../../../fusion-wasm/src/index.js';
 import { ServerError, Status } from '../errors.js';
 import { startWorker } from '../start-worker.js';
 import type { FinishedFrame, FinishRequest, FromFinisher } from './finish-protocol.js';
@@ -25,8 +26,10 @@ class Finisher {
     return this.#pending.size;
   }
 
+  constructor(private readonly labelSpace: LabelSpace) {}
+
   start(): Promise<void> {
-    const worker = startWorker(workerModule, import.meta.url);
+    const worker = startWorker(workerModule, import.meta.url, { workerData: this.labelSpace });
     this.#worker = worker;
     return new Promise((resolve, reject) => {
       let ready = false;
@@ -86,11 +89,12 @@ export class FinishPool {
   #nextId = 0;
   private constructor(private readonly finishers: readonly Finisher[]) {}
 
-  static async start(size: number): Promise<FinishPool> {
+  /** `size` workers fusing in `labelSpace` (the model's). */
+  static async start(size: number, labelSpace: LabelSpace): Promise<FinishPool> {
     if (!Number.isInteger(size) || size < 1 || size > 64) {
       throw new TypeError(`fusionWorkers must be an integer from 1 to 64, got ${String(size)}`);
     }
-    const finishers = Array.from({ length: size }, () => new Finisher());
+    const finishers = Array.from({ length: size }, () => new Finisher(labelSpace));
     await Promise.all(finishers.map((finisher) => finisher.start()));
     return new FinishPool(finishers);
   }

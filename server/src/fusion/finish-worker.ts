@@ -1,6 +1,6 @@
 /** A finishing worker: owns one fusion WASM instance and finishes frames one at a time. */
-import { parentPort, type MessagePort } from 'node:worker_threads';
-import { createFusion, type Fusion } from '../../../fusion-wasm/src/index.js';
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import { createFusion, type Fusion, type LabelSpace } from '../../../fusion-wasm/src/index.js';
 import type { FinishRequest, FromFinisher } from './finish-protocol.js';
 import { finishFrame } from './finish-frame.js';
 
@@ -17,7 +17,8 @@ function buffersOf(result: ReturnType<typeof finishFrame>): ArrayBuffer[] {
 
 let fusion: Fusion;
 try {
-  fusion = await createFusion();
+  // Views: the maps are encoded (or copied, for raw output) before the next frame reuses the memory.
+  fusion = await createFusion(workerData as LabelSpace, undefined, { outputs: 'view' });
   port.postMessage({ type: 'ready' } satisfies FromFinisher);
 } catch (error: unknown) {
   port.postMessage({

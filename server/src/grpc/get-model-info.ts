@@ -4,7 +4,6 @@ import {
   type GetModelInfoRequest,
   type ModelInfo,
 } from '../../../proto/generated/fusionseg/v1/segmentation.pb.js';
-import { cityscapesLabelSpace } from '../../../fusion-wasm/src/index.js';
 import { notFound } from '../errors.js';
 import type { ServiceContext } from '../pipeline/service-context.js';
 import { DEFAULT_FUSION } from '../pipeline/stream-settings.js';
@@ -19,7 +18,7 @@ export function getModelInfo(service: ServiceContext): handleUnaryCall<GetModelI
       if (call.request.model !== '' && call.request.model !== model.name) {
         throw notFound(`no model named "${call.request.model}" on this server (it serves "${model.name}")`);
       }
-      const labelSpace = cityscapesLabelSpace;
+      const labelSpace = model.labelSpace.definition;
       callback(null, {
         name: model.name,
         kind: model.kind,
