@@ -124,7 +124,7 @@ function readLabelSpace(reader: ManifestReader, json: Json): LabelSpaceSpec {
   }
   const definition: LabelSpace = {
     name: typeof value['name'] === 'string' ? value['name'] : 'custom',
-    categories: categories as string[],
+    categories: categories,
     classes: classes.map((entry: unknown, index): LabelClass => {
       const key = `labelSpace.classes[${index}]`;
       if (!isObject(entry)) reader.fail(key, 'must be an object');
