@@ -25,16 +25,10 @@ export function finishFrame(fusion: Fusion, request: FinishRequest): FinishedFra
   let segments: FinishedFrame['segments'];
   let droppedComponents = 0;
   if (request.fusion.enabled) {
+    const { enabled: _enabled, ...options } = request.fusion;
     const fused = fusion.fuse(
       { width: frame.width, height: frame.height, semantic: frame.semantic, detections: frame.detections },
-      {
-        scoreThreshold: request.fusion.scoreThreshold,
-        maskThreshold: request.fusion.maskThreshold,
-        consistency: request.fusion.consistency,
-        regionGrowing: request.fusion.regionGrowing,
-        newInstances: request.fusion.newInstances,
-        minNewInstanceArea: request.fusion.minNewInstanceArea,
-      },
+      options,
     );
     semantic = fused.semantic;
     instance = fused.instance;

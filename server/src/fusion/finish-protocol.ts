@@ -1,17 +1,10 @@
 /** Messages between the engine's main thread and a finishing worker (fusion + encoding). */
+import type { ResolvedFusionOptions } from '../../../fusion-wasm/src/types.js';
 import type { FrameOutputs } from '../engine/postprocess.js';
 import type { MapEncoding } from '../../../proto/generated/fusionseg/v1/segmentation.pb.js';
 
-/** Fusion settings of a stream, resolved against the defaults. */
-export interface StreamFusionOptions {
-  readonly enabled: boolean;
-  readonly scoreThreshold: number;
-  readonly maskThreshold: number;
-  readonly consistency: 'category' | 'class';
-  readonly regionGrowing: boolean;
-  readonly newInstances: boolean;
-  readonly minNewInstanceArea: number;
-}
+/** Fusion settings of a stream, resolved against the defaults; `enabled: false` skips fusion. */
+export type StreamFusionOptions = ResolvedFusionOptions & { readonly enabled: boolean };
 
 /** What a stream wants back for each frame. */
 export interface StreamOutputOptions {

@@ -3,6 +3,7 @@
  * Bad values are INVALID_ARGUMENT naming the field; an unknown model is NOT_FOUND.
  */
 import { Consistency, MapEncoding, type StreamOptions } from '../../../proto/generated/fusionseg/v1/segmentation.pb.js';
+import { DEFAULT_FUSION_OPTIONS } from '../../../fusion-wasm/src/index.js';
 import { invalidArgument, notFound } from '../errors.js';
 import type { StreamFusionOptions, StreamOutputOptions } from '../fusion/finish-protocol.js';
 
@@ -11,15 +12,7 @@ export interface StreamSettings {
   readonly output: StreamOutputOptions;
 }
 
-export const DEFAULT_FUSION: StreamFusionOptions = {
-  enabled: true,
-  scoreThreshold: 0.5,
-  maskThreshold: 0.5,
-  consistency: 'category',
-  regionGrowing: true,
-  newInstances: true,
-  minNewInstanceArea: 1,
-};
+export const DEFAULT_FUSION: StreamFusionOptions = { enabled: true, ...DEFAULT_FUSION_OPTIONS };
 
 function unitInterval(value: number | undefined, field: string, fallback: number): number {
   if (value === undefined) return fallback;
