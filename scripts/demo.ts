@@ -14,7 +14,10 @@ const video = `${root}models/demo/street.mp4`;
 const out = `${root}out`;
 
 await mkdir(out, { recursive: true });
-const service = await startService({ modelDir: DEFAULT_MODEL_DIR, address: '127.0.0.1:0' });
+const service = await startService({
+  modelDir: process.env['FUSIONSEG_MODEL'] ?? DEFAULT_MODEL_DIR,
+  address: '127.0.0.1:0',
+});
 let code = 1;
 try {
   const model = service.context.engine.model;
