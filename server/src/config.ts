@@ -6,6 +6,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DEFAULT_BATCHING } from './engine/batcher.js';
+import { LOG_LEVELS, type LogLevel } from './logger.js';
 import { DEFAULT_STREAM_LIMITS } from './pipeline/service-context.js';
 import { SUPPORTED_URL_SCHEMES } from './video/media-access.js';
 
@@ -24,6 +25,7 @@ export interface ServerConfig {
   readonly tlsCert: string | undefined;
   readonly tlsKey: string | undefined;
   readonly drainTimeoutMs: number;
+  readonly logLevel: LogLevel;
 }
 
 export const DEFAULT_MODEL_DIR = fileURLToPath(new URL('../../models/default', import.meta.url));
@@ -85,6 +87,7 @@ const OPTIONS = {
     help: 'PEM certificate chain (TLS on when given with --tls-key)',
   },
   tlsKey: { flag: 'tls-key', env: 'FUSIONSEG_TLS_KEY', help: 'PEM private key' },
+  logLevel: { flag: 'log-level', env: 'FUSIONSEG_LOG_LEVEL', help: `${LOG_LEVELS.join(', ')} (default info)` },
   drainTimeoutS: {
     flag: 'drain-timeout-s',
     env: 'FUSIONSEG_DRAIN_TIMEOUT_S',
@@ -135,7 +138,12 @@ export function parseServerConfig(argv: readonly string[], env: NodeJS.ProcessEn
   if ((tlsCert === undefined) !== (tlsKey === undefined)) {
     throw new TypeError('--tls-cert and --tls-key (FUSIONSEG_TLS_CERT, FUSIONSEG_TLS_KEY) go together');
   }
+  const logLevel = raw(OPTIONS.logLevel) ?? 'info';
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    throw new TypeError(`--log-level (FUSIONSEG_LOG_LEVEL) must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
+  }
   return {
+    logLevel: logLevel as LogLevel,
     modelDir: raw(OPTIONS.model) ?? DEFAULT_MODEL_DIR,
     address: raw(OPTIONS.address) ?? `0.0.0.0:${DEFAULT_PORT}`,
     devices: raw(OPTIONS.devices),

@@ -1,5 +1,6 @@
 /** `npm start` / `fusionseg serve`: runs the server until SIGTERM or SIGINT, then drains and exits. */
 import { parseServerConfig, usage } from './config.js';
+import { configureLog } from './logger.js';
 import { startService } from './service.js';
 
 /** Runs the server with command-line arguments; resolves once it listens (it then runs until a signal). */
@@ -9,23 +10,23 @@ export async function runServer(argv: readonly string[]): Promise<void> {
     return;
   }
   const config = parseServerConfig(argv);
+  const log = configureLog(config.logLevel);
   const service = await startService(config);
   const { engine } = service.context;
-  console.log(
-    `fusionseg: serving model "${engine.model.name}" (${engine.model.input.width}x${engine.model.input.height}) ` +
-      `on ${config.address.replace(/:\d+$/, '')}:${service.port}, devices ${engine.devices.map((d) => d.name).join(',')}`,
+  log.info(
+    { model: engine.model.name, devices: engine.devices.map((d) => d.name), port: service.port },
+    `serving model "${engine.model.name}" (${engine.model.input.width}x${engine.model.input.height}) ` +
+      `on ${config.address.replace(/:\d+$/, '')}:${service.port}`,
   );
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    console.log(
-      `fusionseg: ${signal}: draining (running streams may finish for up to ${config.drainTimeoutMs / 1000} s)`,
-    );
+    log.info({ signal }, `draining: running streams may finish for up to ${config.drainTimeoutMs / 1000} s`);
     service.stop().then(
       () => process.exit(0),
       (error: unknown) => {
-        console.error('fusionseg: shutdown failed:', error);
+        log.error({ err: error }, 'shutdown failed');
         process.exit(1);
       },
     );

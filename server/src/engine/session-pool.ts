@@ -4,6 +4,7 @@
  */
 import type { Worker } from 'node:worker_threads';
 import { ServerError, Status } from '../errors.js';
+import { log } from '../logger.js';
 import { startWorker } from '../start-worker.js';
 import type { DeviceSpec } from './devices.js';
 import { checkGraph, type GraphFacts, type ModelManifest } from './model.js';
@@ -118,9 +119,10 @@ export class SessionSlot {
 
   #restart(): void {
     this.#stats.restarts++;
+    log.warn({ device: this.device.name, restarts: this.#stats.restarts }, 'inference session stopped; restarting it');
     this.start().then(
       () => this.onAvailable(),
-      (error: unknown) => console.error(`fusionseg: restarting the session on ${this.device.name} failed:`, error),
+      (error: unknown) => log.error({ err: error, device: this.device.name }, 'restarting an inference session failed'),
     );
   }
 

@@ -6,6 +6,7 @@
 import type { Worker } from 'node:worker_threads';
 import type { LabelSpace } from '../../../fusion-wasm/src/index.js';
 import { ServerError, Status } from '../errors.js';
+import { log } from '../logger.js';
 import { startWorker } from '../start-worker.js';
 import type { FinishedFrame, FinishRequest, FromFinisher } from './finish-protocol.js';
 
@@ -64,7 +65,8 @@ class Finisher {
         this.#pending.clear();
         if (ready && !this.#closing) {
           this.restarts++;
-          this.start().catch((error: unknown) => console.error('fusionseg: restarting a fusion worker failed:', error));
+          log.warn({ restarts: this.restarts }, 'a fusion worker stopped; restarting it');
+          this.start().catch((error: unknown) => log.error({ err: error }, 'restarting a fusion worker failed'));
         }
       });
     });

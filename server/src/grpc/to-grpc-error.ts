@@ -1,11 +1,12 @@
 import { Metadata, type ServiceError } from '@grpc/grpc-js';
 import { ServerError, Status } from '../errors.js';
+import { log } from '../logger.js';
 
 /** What the edge reports for an unexpected error, so that the caller can be told where to look. */
 export type InternalErrorLogger = (error: unknown) => void;
 
 const defaultLogger: InternalErrorLogger = (error) => {
-  console.error('fusionseg: internal error:', error);
+  log.error({ err: error }, 'internal error');
 };
 
 /**
