@@ -3,7 +3,7 @@
  * 127.0.0.1 with a generated 256x512 graph, N concurrent StreamFrames clients sending raw frames at the
  * model's size; frames/s and latency percentiles per concurrency, measured in one run.
  *
- *   npm run bench:service [-- --frames 200] [--streams 1,4]
+ *   npm run bench:service [-- --frames 200] [--streams 1,4] [--model models/default]
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
@@ -15,7 +15,11 @@ import { startService } from '../server/src/service.js';
 import { writeTestModel } from '../test/helpers/onnx-models.js';
 
 const { values: args } = parseArgs({
-  options: { frames: { type: 'string', default: '200' }, streams: { type: 'string', default: '1,4' } },
+  options: {
+    frames: { type: 'string', default: '200' },
+    streams: { type: 'string', default: '1,4' },
+    model: { type: 'string' },
+  },
 });
 const framesPerStream = Number(args.frames);
 const concurrencies = args.streams.split(',').map(Number);
@@ -23,7 +27,9 @@ const WIDTH = 512;
 const HEIGHT = 256;
 
 const scratch = await mkdtemp(join(tmpdir(), 'fusionseg-bench-'));
-const modelDir = await writeTestModel(join(scratch, 'model'), { width: WIDTH, height: HEIGHT, heavyChannels: 16 });
+// --model: a model folder at 512x256 (e.g. models/default); otherwise a generated graph of that size.
+const modelDir =
+  args.model ?? (await writeTestModel(join(scratch, 'model'), { width: WIDTH, height: HEIGHT, heavyChannels: 16 }));
 const service = await startService({ modelDir, address: '127.0.0.1:0' });
 const client = new FusionsegClient(`127.0.0.1:${service.port}`);
 // A street-like frame: sky, buildings, road and a car, so fusion has real work.
