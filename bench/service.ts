@@ -55,7 +55,7 @@ async function runStream(count: number, latencies: number[]): Promise<void> {
 }
 
 console.log(
-  `Service throughput on ${cpus()[0]?.model} (${cpus().length} cores), generated ${WIDTH}x${HEIGHT} graph, raw frames\n`,
+  `Service throughput on ${cpus()[0]?.model} (${cpus().length} cores), ${args.model ?? `generated ${WIDTH}x${HEIGHT} graph`}, raw frames\n`,
 );
 console.log('| streams | frames | frames/s | p50 ms | p95 ms | p99 ms |');
 console.log('| --- | --- | --- | --- | --- | --- |');
