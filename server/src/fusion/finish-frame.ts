@@ -32,7 +32,7 @@ export function finishFrame(fusion: Fusion, request: FinishRequest): FinishedFra
     );
     semantic = fused.semantic;
     instance = fused.instance;
-    segments = fused.segments.map((segment) => ({ ...segment, box: [...segment.box] as const }));
+    segments = fused.segments;
     droppedComponents = fused.droppedComponents;
   } else {
     // Fusion off: the semantic head's map as it is, and no instance map (benchmarks compare against this).

@@ -1,5 +1,5 @@
 /** Messages between the engine's main thread and a finishing worker (fusion + encoding). */
-import type { ResolvedFusionOptions } from '../../../fusion-wasm/src/types.js';
+import type { ResolvedFusionOptions, Segment } from '../../../fusion-wasm/src/types.js';
 import type { FrameOutputs } from '../engine/postprocess.js';
 import type { MapEncoding } from '../../../proto/generated/fusionseg/v1/segmentation.pb.js';
 
@@ -25,15 +25,8 @@ export interface FinishRequest {
   readonly sourceHeight: number;
 }
 
-export interface FinishedSegment {
-  readonly id: number;
-  readonly classId: number;
-  readonly score: number;
-  readonly area: number;
-  readonly box: readonly [number, number, number, number];
-  readonly source: 'detected' | 'new';
-  readonly grownArea: number;
-}
+/** A segment as fusion reports it. */
+export type FinishedSegment = Segment;
 
 export interface FinishedMap {
   readonly encoding: MapEncoding;
