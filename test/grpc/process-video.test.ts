@@ -141,3 +141,27 @@ test.serial('a cancelled ProcessVideo stops its ffmpeg', async (t) => {
     await new Promise((resolve) => setTimeout(resolve, 100));
   t.is(await childFfmpegCount(), 0);
 });
+
+test.serial('a passed deadline stops the stream’s work and its ffmpeg', async (t) => {
+  const root = await tempDir(t);
+  await makeTestClip(root, { frames: 300, rate: 30, width: 320, height: 240 });
+  const { client, service } = await startTestService(
+    t,
+    { mediaRoot: root },
+    { width: 512, height: 256, heavyChannels: 64 },
+  );
+  const call = processVideoCall(client, 1500);
+  const outcome = collect(call);
+  await writeAll(call, [openVideo({ source: { $case: 'serverPath', serverPath: 'clip.mp4' } })]);
+  const { results, error } = await outcome;
+  t.is(error?.code, status.DEADLINE_EXCEEDED);
+  t.true(results.length < 300);
+  for (let i = 0; i < 50 && (service.context.activeStreams > 0 || (await childFfmpegCount()) > 0); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  t.is(service.context.activeStreams, 0);
+  t.is(await childFfmpegCount(), 0);
+  const settled = service.context.framesSegmented;
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  t.is(service.context.framesSegmented, settled, 'no frame of the stream is processed after it ended');
+});
