@@ -41,6 +41,8 @@ export class SessionSlot {
   #ready = false;
   #closing = false;
   #nextId = 0;
+  /** Settles (never rejects) when the batch in the worker is done. */
+  #running: Promise<unknown> | undefined;
   #stats = { batches: 0, frames: 0, busyMs: 0, restarts: 0 };
 
   constructor(
@@ -146,7 +148,7 @@ export class SessionSlot {
     const worker = this.#worker;
     if (!this.idle || worker === undefined) throw new Error(`session ${this.device.name} is not idle`);
     const id = this.#nextId++;
-    return new Promise<BatchResult>((resolve, reject) => {
+    const result = new Promise<BatchResult>((resolve, reject) => {
       this.#pending = { id, size: frames.length, resolve, reject };
       // Frames that own their whole buffer move without a copy; a view into a larger buffer (say, a pooled
       // Node Buffer) is copied first, since transferring would take the whole buffer away from its owner.
@@ -161,6 +163,11 @@ export class SessionSlot {
         owned.map((frame) => frame.buffer as ArrayBuffer),
       );
     });
+    this.#running = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result;
   }
 
   /** Makes the worker exit as a crash would (tests of the restart path). */
@@ -168,9 +175,19 @@ export class SessionSlot {
     this.#worker?.postMessage({ type: 'crash' } satisfies ToWorker);
   }
 
-  async close(): Promise<void> {
+  /**
+   * Stops the worker. A batch still running is let finish first (for up to `graceMs`): terminating a
+   * worker inside ONNX Runtime's native run can abort the whole process.
+   */
+  async close(graceMs = 10_000): Promise<void> {
     this.#closing = true;
     this.#ready = false;
+    const running = this.#running;
+    if (running !== undefined) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([running, new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+      clearTimeout(timer);
+    }
     await this.#worker?.terminate();
   }
 }
