@@ -172,3 +172,16 @@ test('bad batching options name the option', async (t) => {
     message: /maxBatch must be an integer from 1 to 256, got 0/,
   });
 });
+
+test('frames of a cancelled stream leave the queue and do not count against maxQueue', async (t) => {
+  const engine = await startEngine(t, { heavyChannels: 32 }, { batching: { maxBatch: 1, maxDelayMs: 0, maxQueue: 2 } });
+  const stream = new AbortController();
+  const running = engine.infer(frame(16)); // occupies the session
+  const queued = [engine.infer(frame(32), stream.signal), engine.infer(frame(48), stream.signal)];
+  await t.throwsAsync(engine.infer(frame(64)), { message: /inference queue is full/ });
+  stream.abort();
+  const next = engine.infer(frame(80));
+  for (const frameResult of queued) await t.throwsAsync(frameResult, { instanceOf: ServerError, message: /cancelled/ });
+  t.is((await next).outputs.semantic[0], 5);
+  await running;
+});

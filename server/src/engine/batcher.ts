@@ -83,6 +83,7 @@ export class Batcher {
   submit(frame: Uint8Array, signal?: AbortSignal): Promise<FrameInference> {
     if (this.#closed) return Promise.reject(cancelled('the inference engine is shut down'));
     if (signal?.aborted) return Promise.reject(cancelled('the stream was cancelled'));
+    this.#dropCancelled(); // frames of streams that ended do not count against the bound
     if (this.#queue.length >= this.options.maxQueue) {
       return Promise.reject(
         resourceExhausted(
