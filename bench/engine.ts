@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { median } from '../clients/src/summary.js';
 import { Engine } from '../server/src/engine/engine.js';
 import { writeTestModel } from '../test/helpers/onnx-models.js';
 
@@ -81,12 +82,6 @@ async function burst(engine: Engine, durationMs: number, inFlight: number): Prom
   await Promise.all(Array.from({ length: inFlight }, worker));
   return (done * 1000) / (performance.now() - started);
 }
-
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
 
 const model = await modelDir();
 const engines: Engine[] = [];

@@ -7,6 +7,7 @@
  */
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
+import { median } from '../../clients/src/summary.js';
 import {
   createFusion,
   fuseReference,
@@ -49,12 +50,6 @@ const cases: Case[] = [
     scenes: [generateStressScene(WIDTH, HEIGHT, 7, 0.05)],
   },
 ];
-
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
 
 /**
  * Bytes each frame must move at the least: read the semantic map (1 B/px), write the fused map (1 B/px) and

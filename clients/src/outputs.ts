@@ -10,10 +10,9 @@ import type { Readable, Writable } from 'node:stream';
 import sharp from 'sharp';
 import { SegmentSource, type FrameResult, type ModelInfo } from '../../proto/generated/fusionseg/v1/segmentation.pb.js';
 import { ffmpegBinary } from '../../server/src/video/ffmpeg.js';
+import { STUFF_ID_BASE } from '../../server/src/encode/png.js';
 import { TextTail } from '../../server/src/video/child-process.js';
 import type { SegmentationResult } from './client.js';
-
-export const STUFF_ID_BASE = 65536;
 
 /** Class colours of the server's label space. */
 export function labelColors(info: ModelInfo): Map<number, readonly [number, number, number]> {

@@ -12,7 +12,7 @@ import { createFusionsegServer, type FusionsegServer } from './grpc/create-serve
 import { getModelInfo } from './grpc/get-model-info.js';
 import { processVideo } from './grpc/process-video.js';
 import { streamFrames } from './grpc/stream-frames.js';
-import { ServiceContext } from './pipeline/service-context.js';
+import { DEFAULT_STREAM_LIMITS, ServiceContext } from './pipeline/service-context.js';
 
 export interface RunningService {
   readonly server: FusionsegServer;
@@ -38,10 +38,10 @@ export async function startService(
   try {
     finishers = await FinishPool.start(config.fusionWorkers ?? 1, engine.model.labelSpace.definition);
     const context = new ServiceContext(engine, finishers, {
-      framesInFlight: config.framesInFlight ?? 8,
-      maxUploadBytes: config.maxUploadBytes ?? 2 * 1024 ** 3,
-      mediaRoot: config.mediaRoot,
-      allowedUrlSchemes: config.allowUrlSchemes ?? [],
+      framesInFlight: config.framesInFlight ?? DEFAULT_STREAM_LIMITS.framesInFlight,
+      maxUploadBytes: config.maxUploadBytes ?? DEFAULT_STREAM_LIMITS.maxUploadBytes,
+      mediaRoot: config.mediaRoot ?? DEFAULT_STREAM_LIMITS.mediaRoot,
+      allowedUrlSchemes: config.allowUrlSchemes ?? DEFAULT_STREAM_LIMITS.allowedUrlSchemes,
     });
     // Warm up: the first run of a session allocates and plans; no client frame should pay for that.
     const { width, height } = engine.model.input;

@@ -47,13 +47,14 @@ export async function decodeStill(
   }
   if (image.bytes.length === 0) throw invalidArgument(`${label}: the ${image.kind} image is empty`);
   try {
-    const { data, info } = await sharp(image.bytes, { limitInputPixels: MAX_PIXELS, failOn: 'error' })
+    const decoder = sharp(image.bytes, { limitInputPixels: MAX_PIXELS, failOn: 'error' });
+    const metadata = await decoder.metadata(); // the header only: the source size for the result
+    const { data, info } = await decoder
       .removeAlpha()
       .toColourspace('srgb')
       .resize(width, height, { fit: 'fill' })
       .raw()
       .toBuffer({ resolveWithObject: true });
-    const metadata = await sharp(image.bytes).metadata();
     if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels`);
     return { rgb: new Uint8Array(data), sourceWidth: metadata.width, sourceHeight: metadata.height };
   } catch (error: unknown) {
