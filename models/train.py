@@ -1,8 +1,8 @@
 """Trains the unified network on a Cityscapes-layout data set.
 
     /usr/bin/python3 models/train.py --data DIR [--depth 18] [--head asp-rp|baseline] [--width 0.5]
-        [--size 256x512] [--iterations 3000] [--time-budget-min 40] [--out models/checkpoints/run]
-        [--resume CHECKPOINT]
+        [--size 256x512] [--iterations 3000] [--stop-at N] [--time-budget-min 40]
+        [--out models/checkpoints/run] [--resume CHECKPOINT]
 
 Prints the losses and an estimate of the time left; saves a checkpoint every --save-every iterations
 and at the end (or when the time budget runs out), so a stopped run resumes with --resume.
@@ -37,6 +37,9 @@ def main() -> None:
     parser.add_argument("--size", type=parse_size, default=(256, 512), help="input HxW")
     parser.add_argument("--batch", type=int, default=2)
     parser.add_argument("--iterations", type=int, default=3000)
+    parser.add_argument(
+        "--stop-at", type=int, default=0, help="stop (and save) at this iteration; the schedule still spans --iterations"
+    )
     parser.add_argument("--time-budget-min", type=float, default=0, help="stop (and save) after this many minutes")
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--out", default="models/checkpoints/run")
@@ -96,7 +99,7 @@ def main() -> None:
             if i % args.save_every == 0:
                 save(i)
             out_of_time = args.time_budget_min and elapsed > args.time_budget_min * 60
-            if i >= args.iterations or out_of_time:
+            if i >= args.iterations or out_of_time or (args.stop_at and i >= args.stop_at):
                 print(f"stopping at iteration {i} after {elapsed / 60:.1f} min; saved {save(i)}", flush=True)
                 return
     print(f"saved {save(i)}")

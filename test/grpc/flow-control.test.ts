@@ -23,6 +23,7 @@ function frames(count: number, openFirst = true): FrameRequest[] {
               instanceMap: MapEncoding.MAP_ENCODING_RAW,
               panopticPng: false,
               sourceResolution: false,
+              detections: false,
             },
           },
           input: InputKind.INPUT_KIND_FRAMES,

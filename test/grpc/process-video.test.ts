@@ -17,6 +17,7 @@ const openVideo = (fields: Partial<OpenVideo>): VideoRequest => ({
           instanceMap: MapEncoding.MAP_ENCODING_RLE,
           panopticPng: false,
           sourceResolution: false,
+          detections: false,
         },
       },
       source: undefined,

@@ -40,6 +40,7 @@ const open = (options: Partial<FrameRequest['payload'] & object> = {}): FrameReq
           instanceMap: MapEncoding.MAP_ENCODING_RAW,
           panopticPng: false,
           sourceResolution: false,
+          detections: false,
         },
       },
       input: InputKind.INPUT_KIND_FRAMES,
@@ -104,6 +105,38 @@ test('raw frames of any size are answered once each, in order, fused', async (t)
       t.true(instance.every((id) => id === 0));
     }
     t.true(result.timings!.inferenceUs > 0 && result.timings!.totalUs >= result.timings!.inferenceUs);
+  }
+});
+
+test("output.detections returns the instance head's detections before fusion, with fusion off or on", async (t) => {
+  const { client } = await startTestService(t);
+  for (const disabled of [true, false]) {
+    const call = streamFramesCall(client);
+    const outcome = collect(call);
+    const request = open();
+    if (request.payload?.$case === 'open') {
+      request.payload.open.options = {
+        model: '',
+        output: { ...request.payload.open.options!.output!, detections: true },
+        fusion: { disabled, consistency: 0 },
+      };
+    }
+    await writeAll(call, [request, rawFrame(1, W, H, carColour), rawFrame(2, W, H, [0, 0, 0])]);
+    const { results, error } = await outcome;
+    t.is(error, undefined);
+    const [bright, dark] = results;
+    const detection = bright?.detections[0];
+    t.is(bright?.detections.length, 1);
+    t.is(detection?.classId, CAR);
+    // The test graph scores a detection by the frame's mean colour.
+    t.true(Math.abs((detection?.score ?? 0) - (16 * CAR + 400) / 3 / 255) < 0.01);
+    t.true(detection!.x2 > detection!.x1 && detection!.y2 > detection!.y1);
+    const mask = new Float32Array(new Uint8Array(detection!.mask).buffer);
+    t.is(mask.length, detection!.maskSize ** 2);
+    t.true(mask.every((p) => p >= 0 && p <= 1) && mask.some((p) => p > 0.5));
+    t.is(dark?.detections[0]?.score, 0);
+    // Fusion off: no instances; on: the car instance.
+    t.is(bright?.segments.length, disabled ? 0 : 1);
   }
 });
 

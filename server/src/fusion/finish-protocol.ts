@@ -13,6 +13,8 @@ export interface StreamOutputOptions {
   readonly segments: boolean;
   readonly panopticPng: boolean;
   readonly sourceResolution: boolean;
+  /** The instance head's detections before fusion. */
+  readonly detections: boolean;
 }
 
 export interface FinishRequest {

@@ -1,7 +1,12 @@
 /**
  * One frame's path after decoding: batch -> infer -> fuse -> encode, and the FrameResult that answers it.
  */
-import { SegmentSource, type FrameResult } from '../../../proto/generated/fusionseg/v1/segmentation.pb.js';
+import {
+  SegmentSource,
+  type Detection as DetectionMessage,
+  type FrameResult,
+} from '../../../proto/generated/fusionseg/v1/segmentation.pb.js';
+import type { Detection } from '../engine/postprocess.js';
 import type { ServiceContext } from './service-context.js';
 import type { StreamSettings } from './stream-settings.js';
 
@@ -31,6 +36,8 @@ export async function segmentFrame(frame: DecodedFrame, context: StreamContext):
   const { engine, finishers } = context.service;
   const { settings } = context;
   const inference = await engine.infer(frame.rgb, context.signal);
+  // Before the outputs are transferred to a fusion worker.
+  const detections = settings.output.detections ? inference.outputs.detections.map(toDetectionMessage) : [];
   const finished = await finishers.finish({
     frame: inference.outputs,
     fusion: settings.fusion,
@@ -75,5 +82,15 @@ export async function segmentFrame(frame: DecodedFrame, context: StreamContext):
     },
     totalFrames: context.totalFrames,
     droppedComponents: finished.droppedComponents,
+    detections,
   };
+}
+
+function toDetectionMessage(detection: Detection): DetectionMessage {
+  const [x1, y1, x2, y2] = detection.box;
+  // A copy of the probabilities' bytes (float32, little-endian like every host ONNX Runtime runs on).
+  const mask = new Uint8Array(
+    detection.mask.buffer.slice(detection.mask.byteOffset, detection.mask.byteOffset + detection.mask.byteLength),
+  );
+  return { classId: detection.classId, score: detection.score, x1, y1, x2, y2, maskSize: detection.maskSize, mask };
 }

@@ -65,6 +65,7 @@ export function resolveStreamSettings(options: StreamOptions | undefined, modelN
       segments: output?.segments ?? true,
       panopticPng: output?.panopticPng ?? false,
       sourceResolution: output?.sourceResolution ?? false,
+      detections: output?.detections ?? false,
     },
   };
 }

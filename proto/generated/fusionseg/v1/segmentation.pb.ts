@@ -244,6 +244,11 @@ export interface OutputOptions {
   panopticPng: boolean;
   /** Scale the maps back to the source frame's size instead of the model's input size. */
   sourceResolution: boolean;
+  /**
+   * The instance head's own detections before fusion (class, score, box, mask probabilities), e.g. for
+   * evaluating the network without fusion or for fusing on the client.
+   */
+  detections: boolean;
 }
 
 /** Options of one stream, sent in its first message. */
@@ -339,6 +344,21 @@ export interface Box {
   y1: number;
 }
 
+/** One detection of the instance head, before fusion, in the model's input pixels. */
+export interface Detection {
+  /** Semantic class id of the label space (a thing class). */
+  classId: number;
+  score: number;
+  /** The box x1, y1, x2, y2 in model input pixels (float: a mask pixel belongs to the box by its centre). */
+  x1: number;
+  y1: number;
+  x2: number;
+  y2: number;
+  /** The mask is mask_size x mask_size probabilities covering the box, row-major float32 little-endian. */
+  maskSize: number;
+  mask: Uint8Array;
+}
+
 export interface Segment {
   id: number;
   classId: number;
@@ -391,6 +411,8 @@ export interface FrameResult {
   totalFrames: number;
   /** Foreground components left unlabelled because instance ids ran out (16 bits). */
   droppedComponents: number;
+  /** The detections before fusion, when output.detections asked for them. */
+  detections: Detection[];
 }
 
 export interface GetModelInfoRequest {
@@ -637,7 +659,14 @@ export const FusionOptions: MessageFns<FusionOptions> = {
 };
 
 function createBaseOutputOptions(): OutputOptions {
-  return { semanticMap: 0, instanceMap: 0, segments: undefined, panopticPng: false, sourceResolution: false };
+  return {
+    semanticMap: 0,
+    instanceMap: 0,
+    segments: undefined,
+    panopticPng: false,
+    sourceResolution: false,
+    detections: false,
+  };
 }
 
 export const OutputOptions: MessageFns<OutputOptions> = {
@@ -656,6 +685,9 @@ export const OutputOptions: MessageFns<OutputOptions> = {
     }
     if (message.sourceResolution !== false) {
       writer.uint32(40).bool(message.sourceResolution);
+    }
+    if (message.detections !== false) {
+      writer.uint32(48).bool(message.detections);
     }
     return writer;
   },
@@ -713,6 +745,14 @@ export const OutputOptions: MessageFns<OutputOptions> = {
             message.sourceResolution = reader.bool();
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.detections = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -748,6 +788,7 @@ export const OutputOptions: MessageFns<OutputOptions> = {
         : isSet(object.source_resolution)
         ? globalThis.Boolean(object.source_resolution)
         : false,
+      detections: isSet(object.detections) ? globalThis.Boolean(object.detections) : false,
     };
   },
 
@@ -768,6 +809,9 @@ export const OutputOptions: MessageFns<OutputOptions> = {
     if (message.sourceResolution !== false) {
       obj.sourceResolution = message.sourceResolution;
     }
+    if (message.detections !== false) {
+      obj.detections = message.detections;
+    }
     return obj;
   },
 
@@ -781,6 +825,7 @@ export const OutputOptions: MessageFns<OutputOptions> = {
     message.segments = object.segments ?? undefined;
     message.panopticPng = object.panopticPng ?? false;
     message.sourceResolution = object.sourceResolution ?? false;
+    message.detections = object.detections ?? false;
     return message;
   },
 };
@@ -2093,6 +2138,195 @@ export const Box: MessageFns<Box> = {
   },
 };
 
+function createBaseDetection(): Detection {
+  return { classId: 0, score: 0, x1: 0, y1: 0, x2: 0, y2: 0, maskSize: 0, mask: new Uint8Array(0) };
+}
+
+export const Detection: MessageFns<Detection> = {
+  encode(message: Detection, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.classId !== 0) {
+      writer.uint32(8).uint32(message.classId);
+    }
+    if (message.score !== 0) {
+      writer.uint32(21).float(message.score);
+    }
+    if (message.x1 !== 0) {
+      writer.uint32(29).float(message.x1);
+    }
+    if (message.y1 !== 0) {
+      writer.uint32(37).float(message.y1);
+    }
+    if (message.x2 !== 0) {
+      writer.uint32(45).float(message.x2);
+    }
+    if (message.y2 !== 0) {
+      writer.uint32(53).float(message.y2);
+    }
+    if (message.maskSize !== 0) {
+      writer.uint32(56).uint32(message.maskSize);
+    }
+    if (message.mask.length !== 0) {
+      writer.uint32(66).bytes(message.mask);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Detection {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDetection();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.classId = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 21) {
+              break;
+            }
+
+            message.score = reader.float();
+            continue;
+          }
+          case 3: {
+            if (tag !== 29) {
+              break;
+            }
+
+            message.x1 = reader.float();
+            continue;
+          }
+          case 4: {
+            if (tag !== 37) {
+              break;
+            }
+
+            message.y1 = reader.float();
+            continue;
+          }
+          case 5: {
+            if (tag !== 45) {
+              break;
+            }
+
+            message.x2 = reader.float();
+            continue;
+          }
+          case 6: {
+            if (tag !== 53) {
+              break;
+            }
+
+            message.y2 = reader.float();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.maskSize = reader.uint32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.mask = reader.bytes();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Detection {
+    return {
+      classId: isSet(object.classId)
+        ? globalThis.Number(object.classId)
+        : isSet(object.class_id)
+        ? globalThis.Number(object.class_id)
+        : 0,
+      score: isSet(object.score) ? globalThis.Number(object.score) : 0,
+      x1: isSet(object.x1) ? globalThis.Number(object.x1) : 0,
+      y1: isSet(object.y1) ? globalThis.Number(object.y1) : 0,
+      x2: isSet(object.x2) ? globalThis.Number(object.x2) : 0,
+      y2: isSet(object.y2) ? globalThis.Number(object.y2) : 0,
+      maskSize: isSet(object.maskSize)
+        ? globalThis.Number(object.maskSize)
+        : isSet(object.mask_size)
+        ? globalThis.Number(object.mask_size)
+        : 0,
+      mask: isSet(object.mask) ? bytesFromBase64(object.mask) : new Uint8Array(0),
+    };
+  },
+
+  toJSON(message: Detection): unknown {
+    const obj: any = {};
+    if (message.classId !== 0) {
+      obj.classId = Math.round(message.classId);
+    }
+    if (message.score !== 0) {
+      obj.score = floatToJson(message.score);
+    }
+    if (message.x1 !== 0) {
+      obj.x1 = floatToJson(message.x1);
+    }
+    if (message.y1 !== 0) {
+      obj.y1 = floatToJson(message.y1);
+    }
+    if (message.x2 !== 0) {
+      obj.x2 = floatToJson(message.x2);
+    }
+    if (message.y2 !== 0) {
+      obj.y2 = floatToJson(message.y2);
+    }
+    if (message.maskSize !== 0) {
+      obj.maskSize = Math.round(message.maskSize);
+    }
+    if (message.mask.length !== 0) {
+      obj.mask = base64FromBytes(message.mask);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Detection>): Detection {
+    return Detection.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Detection>): Detection {
+    const message = createBaseDetection();
+    message.classId = object.classId ?? 0;
+    message.score = object.score ?? 0;
+    message.x1 = object.x1 ?? 0;
+    message.y1 = object.y1 ?? 0;
+    message.x2 = object.x2 ?? 0;
+    message.y2 = object.y2 ?? 0;
+    message.maskSize = object.maskSize ?? 0;
+    message.mask = object.mask ?? new Uint8Array(0);
+    return message;
+  },
+};
+
 function createBaseSegment(): Segment {
   return { id: 0, classId: 0, score: 0, area: 0, box: undefined, source: 0, grownArea: 0 };
 }
@@ -2479,6 +2713,7 @@ function createBaseFrameResult(): FrameResult {
     timings: undefined,
     totalFrames: 0,
     droppedComponents: 0,
+    detections: [],
   };
 }
 
@@ -2537,6 +2772,9 @@ export const FrameResult: MessageFns<FrameResult> = {
     }
     if (message.droppedComponents !== 0) {
       writer.uint32(144).uint32(message.droppedComponents);
+    }
+    for (const v of message.detections) {
+      Detection.encode(v!, writer.uint32(154).fork()).join();
     }
     return writer;
   },
@@ -2698,6 +2936,14 @@ export const FrameResult: MessageFns<FrameResult> = {
             message.droppedComponents = reader.uint32();
             continue;
           }
+          case 19: {
+            if (tag !== 154) {
+              break;
+            }
+
+            message.detections.push(Detection.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2772,6 +3018,9 @@ export const FrameResult: MessageFns<FrameResult> = {
         : isSet(object.dropped_components)
         ? globalThis.Number(object.dropped_components)
         : 0,
+      detections: globalThis.Array.isArray(object?.detections)
+        ? object.detections.map((e: any) => Detection.fromJSON(e))
+        : [],
     };
   },
 
@@ -2831,6 +3080,9 @@ export const FrameResult: MessageFns<FrameResult> = {
     if (message.droppedComponents !== 0) {
       obj.droppedComponents = Math.round(message.droppedComponents);
     }
+    if (message.detections?.length) {
+      obj.detections = message.detections.map((e) => Detection.toJSON(e));
+    }
     return obj;
   },
 
@@ -2863,6 +3115,7 @@ export const FrameResult: MessageFns<FrameResult> = {
       : undefined;
     message.totalFrames = object.totalFrames ?? 0;
     message.droppedComponents = object.droppedComponents ?? 0;
+    message.detections = object.detections?.map((e) => Detection.fromPartial(e)) || [];
     return message;
   },
 };
