@@ -67,6 +67,9 @@ test('a fixed-batch graph is padded, and padding never leaks detections', async 
     [1, 1, 1],
   );
   t.true(results.every((result) => result.timings.batchSize <= 2));
+  // The fixed batch caps maxBatch, and the engine says so (GetModelInfo reports this figure).
+  t.is(engine.batching.maxBatch, 4);
+  t.is(engine.maxBatch, 2);
 });
 
 test('batches fill up to maxBatch at once, and a lone frame waits maxDelayMs', async (t) => {

@@ -108,6 +108,25 @@ test('raw frames of any size are answered once each, in order, fused', async (t)
   }
 });
 
+test('a client that waits for each result before sending the next frame gets every result at once', async (t) => {
+  const { client } = await startTestService(t);
+  const call = streamFramesCall(client, 10_000);
+  const received: number[] = [];
+  call.write(open());
+  for (let i = 0; i < 5; i++) {
+    const answered = new Promise<number>((resolve, reject) => {
+      call.once('data', (result: { frameId: number }) => resolve(result.frameId));
+      call.once('error', reject);
+    });
+    call.write(rawFrame(i, W, H, carColour));
+    // Only one frame is in flight, far below the stream's window: its result must not wait for more frames.
+    received.push(await answered);
+  }
+  call.end();
+  await new Promise((resolve) => call.on('end', resolve).resume());
+  t.deepEqual(received, [0, 1, 2, 3, 4]);
+});
+
 test("output.detections returns the instance head's detections before fusion, with fusion off or on", async (t) => {
   const { client } = await startTestService(t);
   for (const disabled of [true, false]) {

@@ -80,6 +80,11 @@ export class Batcher {
    * Queues one RGB24 frame at the model's input size. Its buffer is transferred to a session worker
    * (zero-copy): the caller must not touch it afterwards.
    */
+  /** The largest batch formed: maxBatch, capped by the graph's fixed batch size. */
+  get maxBatch(): number {
+    return this.#maxBatch;
+  }
+
   submit(frame: Uint8Array, signal?: AbortSignal): Promise<FrameInference> {
     if (this.#closed) return Promise.reject(cancelled('the inference engine is shut down'));
     if (signal?.aborted) return Promise.reject(cancelled('the stream was cancelled'));

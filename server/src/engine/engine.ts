@@ -56,6 +56,11 @@ export class Engine {
     return this.batcher.submit(frame, signal);
   }
 
+  /** The largest batch a session runs: `batching.maxBatch`, capped by a graph with a fixed batch size. */
+  get maxBatch(): number {
+    return this.batcher.maxBatch;
+  }
+
   /** Frames waiting for a session. */
   get queued(): number {
     return this.batcher.queued;

@@ -41,7 +41,7 @@ export function getModelInfo(service: ServiceContext): handleUnaryCall<GetModelI
           intraOpThreads: device.intraOpThreads,
         })),
         batching: {
-          maxBatch: engine.batching.maxBatch,
+          maxBatch: engine.maxBatch,
           maxDelayMs: engine.batching.maxDelayMs,
           maxQueue: engine.batching.maxQueue,
         },

@@ -448,6 +448,7 @@ export interface Device {
 }
 
 export interface BatchingSettings {
+  /** Frames per inference batch: the configured maxBatch, capped by a graph with a fixed batch size. */
   maxBatch: number;
   maxDelayMs: number;
   maxQueue: number;
