@@ -40,6 +40,8 @@ export interface CallOptions {
   readonly model?: string;
   readonly output?: Partial<OutputOptions>;
   readonly fusion?: Partial<FusionOptions>;
+  /** Decode the maps into typed arrays (default true); false leaves `semantic` and `instance` undefined. */
+  readonly decodeMaps?: boolean;
 }
 
 /** One frame to send: raw RGB24, JPEG or PNG, with an optional id and timestamp echoed back. */
@@ -90,7 +92,8 @@ function toFusionsegError(error: unknown): FusionsegError {
   return new FusionsegError(status.UNKNOWN, error instanceof Error ? error.message : String(error));
 }
 
-function decoded(result: FrameResult): SegmentationResult {
+function decoded(result: FrameResult, decodeMaps: boolean): SegmentationResult {
+  if (!decodeMaps) return { result, semantic: undefined, instance: undefined };
   const instance = decodeMap(result.instance);
   return {
     result,
@@ -153,7 +156,7 @@ export class FusionsegClient {
         index++;
       }
     }
-    return this.#run(call, requests(), options.signal);
+    return this.#run(call, requests(), options);
   }
 
   /** Streams an encoded video (H.264 Annex B, MPEG-TS, Matroska, ...) in chunks; one result per decoded frame. */
@@ -175,7 +178,7 @@ export class FusionsegClient {
       };
       for await (const data of chunks) yield { payload: { $case: 'videoChunk', videoChunk: { data } } };
     }
-    return this.#run(call, requests(), options.signal);
+    return this.#run(call, requests(), options);
   }
 
   /** Processes a whole video: uploaded, a file under the server's media root, or a URL. */
@@ -206,7 +209,7 @@ export class FusionsegClient {
       if ('upload' in source)
         for await (const data of source.upload) yield { payload: { $case: 'chunk', chunk: { data } } };
     }
-    return this.#run(call, requests(), options.signal);
+    return this.#run(call, requests(), options);
   }
 
   close(): void {
@@ -221,7 +224,7 @@ export class FusionsegClient {
   async *#run<Req>(
     call: ClientDuplexStream<Req, FrameResult>,
     requests: AsyncIterable<Req>,
-    signal: AbortSignal | undefined,
+    { signal, decodeMaps = true }: CallOptions,
   ): AsyncGenerator<SegmentationResult> {
     const onAbort = () => call.cancel();
     if (signal?.aborted) call.cancel();
@@ -241,7 +244,7 @@ export class FusionsegClient {
     })();
     let finished = false;
     try {
-      for await (const result of call as AsyncIterable<FrameResult>) yield decoded(result);
+      for await (const result of call as AsyncIterable<FrameResult>) yield decoded(result, decodeMaps);
       finished = true;
     } catch (error: unknown) {
       if (writeError !== undefined) throw asError(writeError);

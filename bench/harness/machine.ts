@@ -1,0 +1,38 @@
+/** The machine a benchmark ran on, printed and stored with its results. */
+import { createRequire } from 'node:module';
+import { availableParallelism, cpus, hostname, release, totalmem, type } from 'node:os';
+import { cudaProviderInstalled } from '../../server/src/engine/session-options.js';
+
+export interface MachineInfo {
+  readonly host: string;
+  readonly cpu: string;
+  readonly cores: number;
+  readonly memoryGiB: number;
+  readonly os: string;
+  readonly node: string;
+  readonly onnxruntime: string;
+  /** Whether onnxruntime-node's CUDA provider is installed (GPU sessions possible). */
+  readonly cudaProvider: boolean;
+}
+
+export function machineInfo(): MachineInfo {
+  const require = createRequire(import.meta.url);
+  const ort = require('onnxruntime-node/package.json') as { version: string };
+  return {
+    host: hostname(),
+    cpu: cpus()[0]?.model.trim() ?? 'unknown',
+    cores: availableParallelism(),
+    memoryGiB: Math.round(totalmem() / 1024 ** 3),
+    os: `${type()} ${release()}`,
+    node: process.version,
+    onnxruntime: ort.version,
+    cudaProvider: cudaProviderInstalled(),
+  };
+}
+
+/** The device list of `sessions` sessions: one per GPU with the CUDA provider, else CPU sessions sharing the cores. */
+export function devicesFor(sessions: number, machine: MachineInfo): string {
+  if (machine.cudaProvider) return Array.from({ length: sessions }, (_, i) => `cuda:${i}`).join(',');
+  // One session gets every core; several split them (the CPU stand-in for one session per GPU).
+  return sessions === 1 ? `cpu:${machine.cores}` : Array.from({ length: sessions }, () => 'cpu').join(',');
+}

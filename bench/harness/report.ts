@@ -1,0 +1,188 @@
+/** The benchmark's results as Markdown: the machine, the bounds, every sweep, and the goals with today's figures. */
+import type { BenchResults, ServiceRun } from './results.js';
+
+const f1 = (value: number | null | undefined) => (value === null || value === undefined ? '-' : value.toFixed(1));
+const f2 = (value: number | null | undefined) => (value === null || value === undefined ? '-' : value.toFixed(2));
+const pct = (value: number | null | undefined, digits = 1) =>
+  value === null || value === undefined ? '-' : `${(100 * value).toFixed(digits)}%`;
+
+function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  return [
+    `| ${header.join(' | ')} |`,
+    `| ${header.map(() => '---').join(' | ')} |`,
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
+  ].join('\n');
+}
+
+function runRows(runs: readonly ServiceRun[]): string[][] {
+  return runs.map((r) => [
+    r.mode === 'frames' ? 'StreamFrames' : 'ProcessVideo',
+    String(r.streams),
+    r.devices,
+    String(r.maxBatch),
+    r.fusion ? 'on' : 'off',
+    f1(r.fps),
+    r.latencyMs
+      ? `${f1(r.latencyMs.p50)} / ${f1(r.latencyMs.p90)} / ${f1(r.latencyMs.p95)} / ${f1(r.latencyMs.p99)}`
+      : `first ${f1(r.firstResultMs?.p50)}`,
+    f1(r.stagesMs.decode),
+    f1(r.stagesMs.queue),
+    f1(r.stagesMs.inference),
+    f2(r.stagesMs.fusion),
+    f1(r.stagesMs.encode),
+    f1(r.stagesMs.transport),
+    f2(r.meanBatchSize),
+    pct(r.fusionShare, 2),
+    f2(r.efficiency),
+  ]);
+}
+
+const RUN_HEADER = [
+  'call',
+  'streams',
+  'devices',
+  'maxBatch',
+  'fusion',
+  'frames/s',
+  'latency ms p50 / p90 / p95 / p99',
+  'decode',
+  'queue',
+  'inference',
+  'fusion',
+  'encode',
+  'transport',
+  'batch',
+  'fusion share',
+  'efficiency',
+];
+
+export function renderMarkdown(results: BenchResults): string {
+  const { machine, model, workload, bounds, summary } = results;
+  const out: string[] = [];
+  out.push(
+    `# fusionseg benchmark, ${results.date.slice(0, 16).replace('T', ' ')} UTC${results.quick ? ' (quick)' : ''}`,
+  );
+  out.push('');
+  out.push(
+    `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.os}, Node ${machine.node}, ` +
+      `ONNX Runtime ${machine.onnxruntime}, CUDA provider ${machine.cudaProvider ? 'installed' : 'not installed (CPU sessions)'}.`,
+  );
+  out.push(
+    `Model: ${model.name} (${model.width}x${model.height}, batches of up to ${model.maxBatch ?? '?'}). ` +
+      `Workload: ${workload.video}, frames sent as raw RGB24 at ${workload.frameWidth}x${workload.frameHeight}, ` +
+      `${workload.inFlight} frames in flight per stream; server: ${workload.server}. ` +
+      `Each figure is the median of ${workload.rounds} interleaved round(s) of ${workload.seconds} s.`,
+  );
+  out.push('');
+  out.push('## Summary');
+  out.push('');
+  const saturation = results.runs.find(
+    (r) =>
+      r.sweep === 'streams' &&
+      r.mode === 'frames' &&
+      r.streams === Math.max(...results.runs.filter((x) => x.sweep === 'streams').map((x) => x.streams)),
+  );
+  out.push(
+    table(
+      ['goal', 'target', 'measured', 'met'],
+      [
+        [
+          'pipeline efficiency at saturation (service / model alone)',
+          '>= 0.90',
+          f2(summary.efficiencyAtSaturation),
+          summary.efficiencyAtSaturation === null ? '-' : summary.efficiencyAtSaturation >= 0.9 ? 'yes' : 'no',
+        ],
+        [
+          "fusion's share of a frame's end-to-end time",
+          '< 2%',
+          pct(summary.fusionShareAtSaturation, 2),
+          summary.fusionShareAtSaturation === null ? '-' : summary.fusionShareAtSaturation < 0.02 ? 'yes' : 'no',
+        ],
+        [
+          'throughput lost to fusion (fps on vs off)',
+          `within noise (${pct(summary.noise)} between rounds)`,
+          pct(summary.fusionThroughputLoss),
+          summary.fusionThroughputLoss === null
+            ? '-'
+            : summary.fusionThroughputLoss <= Math.max(0.02, summary.noise)
+              ? 'yes'
+              : 'no',
+        ],
+        [
+          `${summary.sessionsScaling?.sessions ?? 2} sessions vs 1 (model alone)`,
+          machine.cudaProvider ? '>= 1.8x on two GPUs' : 'report (CPU sessions share the cores)',
+          summary.sessionsScaling ? `${f2(summary.sessionsScaling.ratio)}x` : '-',
+          summary.sessionsScaling === null
+            ? '-'
+            : machine.cudaProvider
+              ? summary.sessionsScaling.ratio >= 1.8
+                ? 'yes'
+                : 'no'
+              : 'n/a',
+        ],
+      ],
+    ),
+  );
+  out.push('');
+  if (summary.largestLoss && saturation) {
+    out.push(
+      `At saturation (${saturation.streams} streams) a frame spends ${f1(saturation.stagesMs.inference)} ms in inference; ` +
+        `the largest other part of its time is ${summary.largestLoss.stage} (${f1(summary.largestLoss.ms)} ms).`,
+    );
+    out.push('');
+  }
+  out.push('## Bounds, measured in the same run');
+  out.push('');
+  out.push(
+    table(
+      ['bound', 'configuration', 'figure'],
+      [
+        ...bounds.modelAlone.map((m) => [
+          'model alone (same sessions, no gRPC, decode, fusion)',
+          `${m.devices}, maxBatch ${m.maxBatch}`,
+          `${f1(m.fps)} frames/s`,
+        ]),
+        ['decode alone (ffmpeg to RGB24 at the model size)', workload.video, `${f1(bounds.decodeFps)} frames/s`],
+        ...(bounds.fusion
+          ? [
+              [
+                'fusion alone, WASM',
+                `${bounds.fusion.width}x${bounds.fusion.height}, ${f1(bounds.fusion.meanDetections)} detections`,
+                `${f2(bounds.fusion.wasmMs)} ms/frame`,
+              ],
+              ['fusion alone, TypeScript reference', 'same frames', `${f2(bounds.fusion.referenceMs)} ms/frame`],
+            ]
+          : []),
+        ...bounds.transport.map((t) => [
+          'transport alone (gRPC echo of frame-sized requests and result-sized responses)',
+          `${t.streams} streams, ${(t.requestBytes / 1024).toFixed(0)} KiB / ${(t.responseBytes / 1024).toFixed(1)} KiB`,
+          `${f1(t.fps)} frames/s, p50 ${f2(t.latencyMs?.p50)} ms`,
+        ]),
+      ],
+    ),
+  );
+  out.push('');
+  const sections: [string, ServiceRun[]][] = [
+    ['Concurrent streams', results.runs.filter((r) => r.sweep === 'streams')],
+    ['maxBatch', results.runs.filter((r) => r.sweep === 'maxBatch' || (r.sweep === 'streams' && r === saturation))],
+    ['Sessions', results.runs.filter((r) => r.sweep === 'sessions' || (r.sweep === 'streams' && r === saturation))],
+    [
+      'Fusion on and off',
+      results.runs.filter((r) => r.sweep === 'fusionOff' || (r.sweep === 'streams' && r === saturation)),
+    ],
+  ];
+  for (const [title, runs] of sections) {
+    if (runs.length === 0 || (title !== 'Concurrent streams' && runs.length < 2)) continue;
+    out.push(`## ${title}`);
+    out.push('');
+    out.push(table(RUN_HEADER, runRows(runs)));
+    out.push('');
+  }
+  out.push(
+    'Stage columns are mean ms per frame: decode (server), queue (waiting for a batch and a session), inference, ' +
+      'fusion, encode (maps), transport (client latency minus server time: protobuf, HTTP/2, loopback). ' +
+      "Fusion share: fusion's part of a frame's end-to-end time. Efficiency: frames/s over the model alone on the same sessions and maxBatch. " +
+      'ProcessVideo latency: ms from the call to its first result.',
+  );
+  return `${out.join('\n')}\n`;
+}

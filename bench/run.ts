@@ -1,0 +1,295 @@
+/**
+ * The benchmark harness: frames/s, latency percentiles, per-stage time and fusion overhead through the whole
+ * service, side by side (interleaved rounds) with the bounds that matter: the model alone, decoding alone,
+ * fusion alone and transport alone. Writes JSON, Markdown and an SVG chart to bench/results/.
+ *
+ *   npm run bench [-- --quick] [--server ADDR] [--model DIR] [--video FILE] ...   (--help for all)
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { basename, join, relative } from 'node:path';
+import { FusionsegClient } from '../clients/src/client.js';
+import { median } from '../clients/src/summary.js';
+import { loadManifest } from '../server/src/engine/model.js';
+import { startService, type RunningService } from '../server/src/service.js';
+import { renderChart } from './harness/chart.js';
+import { decodeFrames, measureDecode, type FrameSet } from './harness/frame-source.js';
+import { measureFusion, networkOutputs, type FusionFigures } from './harness/fusion-bound.js';
+import { devicesFor, machineInfo } from './harness/machine.js';
+import { measureModelAlone } from './harness/model-bound.js';
+import { parseBenchOptions, USAGE, type BenchOptions } from './harness/options.js';
+import { renderMarkdown } from './harness/report.js';
+import type { BenchResults, ModelAlone, ServiceRun, Sweep } from './harness/results.js';
+import { LoadSample, latencyFigures } from './harness/sample.js';
+import { driveStreams } from './harness/stream-load.js';
+import { startEcho } from './harness/transport-bound.js';
+import { driveVideos } from './harness/video-load.js';
+
+if (process.argv.includes('--help')) {
+  console.log(USAGE);
+  process.exit(0);
+}
+let options: BenchOptions;
+try {
+  options = parseBenchOptions(process.argv.slice(2));
+} catch (error: unknown) {
+  console.error(`${(error as Error).message}\n\n${USAGE}`);
+  process.exit(64);
+}
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
+const machine = machineInfo();
+const model = await loadManifest(options.modelDir);
+const frameWidth = options.frameSize?.width ?? model.input.width;
+const frameHeight = options.frameSize?.height ?? model.input.height;
+const baseSessions = options.sessions.at(-1)!;
+const baseMaxBatch = options.maxBatches.includes(4) ? 4 : options.maxBatches.at(-1)!;
+const saturation = options.streams.at(-1)!;
+
+/** One server configuration: a service started here, or the remote one. */
+interface Target {
+  readonly sessions: number;
+  readonly maxBatch: number;
+  readonly devices: string;
+  readonly service: RunningService | undefined;
+  readonly client: FusionsegClient;
+}
+const targets = new Map<string, Target>();
+const keyOf = (sessions: number, maxBatch: number) => `${sessions}x${maxBatch}`;
+
+async function target(sessions: number, maxBatch: number): Promise<Target> {
+  const key = keyOf(sessions, maxBatch);
+  const existing = targets.get(key);
+  if (existing) return existing;
+  let made: Target;
+  if (options.server !== undefined) {
+    made = { sessions, maxBatch, devices: 'remote', service: undefined, client: new FusionsegClient(options.server) };
+  } else {
+    const devices = devicesFor(sessions, machine);
+    log(`starting a server: ${devices}, maxBatch ${maxBatch}`);
+    const service = await startService({
+      modelDir: options.modelDir,
+      address: '127.0.0.1:0',
+      devices,
+      maxBatch,
+      maxQueue: 256,
+      logLevel: 'warn',
+    });
+    made = { sessions, maxBatch, devices, service, client: new FusionsegClient(`127.0.0.1:${service.port}`) };
+  }
+  targets.set(key, made);
+  return made;
+}
+
+/** A service measurement point of the plan. */
+interface Point {
+  readonly sweep: Sweep;
+  readonly mode: 'frames' | 'video';
+  readonly streams: number;
+  readonly target: Target;
+  readonly fusion: boolean;
+  readonly samples: LoadSample[];
+}
+
+const points: Point[] = [];
+const addPoint = (sweep: Sweep, mode: Point['mode'], streams: number, at: Target, fusion = true) =>
+  points.push({ sweep, mode, streams, target: at, fusion, samples: [] });
+
+const base = await target(baseSessions, baseMaxBatch);
+for (const mode of options.modes) for (const streams of options.streams) addPoint('streams', mode, streams, base);
+if (options.server === undefined) {
+  for (const maxBatch of options.maxBatches) {
+    if (maxBatch !== baseMaxBatch) addPoint('maxBatch', 'frames', saturation, await target(baseSessions, maxBatch));
+  }
+  for (const sessions of options.sessions) {
+    if (sessions !== baseSessions) addPoint('sessions', 'frames', saturation, await target(sessions, baseMaxBatch));
+  }
+}
+if (options.modes.includes('frames')) addPoint('fusionOff', 'frames', saturation, base, false);
+
+log(`decoding ${options.video} at ${frameWidth}x${frameHeight}`);
+const sendFrames = await decodeFrames(options.video, frameWidth, frameHeight);
+const modelFrames: FrameSet =
+  frameWidth === model.input.width && frameHeight === model.input.height
+    ? sendFrames
+    : await decodeFrames(options.video, model.input.width, model.input.height);
+
+// Warm-up through the service, which also gives the result size the transport bound echoes.
+log('warming up');
+const probe = await driveStreams(base.client, sendFrames, {
+  streams: 1,
+  inFlight: options.inFlight,
+  seconds: 1,
+  fusion: true,
+});
+const responseBytes = probe.meanResultBytes();
+const requestBytes = frameWidth * frameHeight * 3 + 32;
+
+// Local engines give the model-alone bound and the network outputs fusion is timed on.
+const localTargets = [...targets.values()].filter((t) => t.service !== undefined);
+const modelAloneSamples = new Map(localTargets.map((t) => [t, [] as number[]]));
+const outputs = localTargets[0] ? await networkOutputs(localTargets[0].service!.context.engine, modelFrames) : [];
+const echo = await startEcho();
+const transportSamples = new Map(options.streams.map((streams) => [streams, [] as LoadSample[]]));
+const decodeSamples: number[] = [];
+let fusionFigures: FusionFigures | null = null;
+
+const settle = () => new Promise((resolve) => setTimeout(resolve, 250));
+try {
+  for (let round = 1; round <= options.rounds; round++) {
+    log(`round ${round} of ${options.rounds}`);
+    for (const point of points) {
+      const sample =
+        point.mode === 'frames'
+          ? await driveStreams(point.target.client, sendFrames, {
+              streams: point.streams,
+              inFlight: options.inFlight,
+              seconds: options.seconds,
+              fusion: point.fusion,
+            })
+          : await driveVideos(point.target.client, options.video, {
+              streams: point.streams,
+              seconds: options.seconds,
+              fusion: point.fusion,
+            });
+      point.samples.push(sample);
+      log(
+        `  ${point.sweep.padEnd(9)} ${point.mode.padEnd(6)} ${point.streams} streams, ${point.target.sessions} sessions, maxBatch ${point.target.maxBatch}${point.fusion ? '' : ', fusion off'}: ${sample.fps.toFixed(1)} frames/s`,
+      );
+      await settle();
+    }
+    for (const [at, samples] of modelAloneSamples) {
+      samples.push(await measureModelAlone(at.service!.context.engine, modelFrames, options.seconds));
+      log(`  model alone ${at.devices}, maxBatch ${at.maxBatch}: ${samples.at(-1)!.toFixed(1)} frames/s`);
+    }
+    for (const [streams, samples] of transportSamples) {
+      samples.push(
+        await echo.measure({
+          streams,
+          inFlight: options.inFlight,
+          seconds: options.seconds / 2,
+          requestBytes,
+          responseBytes,
+        }),
+      );
+    }
+    decodeSamples.push(await measureDecode(options.video, model.input.width, model.input.height, options.seconds / 2));
+    log(`  decode alone: ${decodeSamples.at(-1)!.toFixed(1)} frames/s`);
+  }
+  if (outputs.length > 0) {
+    fusionFigures = await measureFusion(outputs, model.labelSpace.definition, options.quick ? 1 : 3);
+  }
+} finally {
+  await echo.close();
+}
+
+const modelAlone: ModelAlone[] = [...modelAloneSamples].map(([at, samples]) => ({
+  sessions: at.sessions,
+  devices: at.devices,
+  maxBatch: at.maxBatch,
+  fps: median(samples),
+  fpsPerRound: samples,
+}));
+const modelAloneOf = (at: Target) => modelAlone.find((m) => m.sessions === at.sessions && m.maxBatch === at.maxBatch);
+
+const runs: ServiceRun[] = points.map((point) => {
+  const merged = LoadSample.merge(point.samples);
+  const fpsPerRound = point.samples.map((sample) => sample.fps);
+  const fps = median(fpsPerRound);
+  const stagesMs = merged.stagesMs();
+  const latencyMs = latencyFigures(merged.latencies);
+  const endToEnd =
+    point.mode === 'frames' && merged.latencies.length ? stagesMs.server + (stagesMs.transport ?? 0) : stagesMs.server;
+  const bound = modelAloneOf(point.target);
+  return {
+    sweep: point.sweep,
+    mode: point.mode,
+    streams: point.streams,
+    sessions: point.target.sessions,
+    devices: point.target.devices,
+    maxBatch: point.target.maxBatch,
+    fusion: point.fusion,
+    fps,
+    fpsPerRound,
+    frames: merged.frames,
+    latencyMs,
+    firstResultMs: latencyFigures(merged.firstResults),
+    stagesMs,
+    meanBatchSize: merged.meanBatchSize(),
+    fusionShare: endToEnd > 0 ? stagesMs.fusion / endToEnd : 0,
+    efficiency: bound ? fps / bound.fps : null,
+  };
+});
+
+const saturated = runs.find((r) => r.sweep === 'streams' && r.mode === 'frames' && r.streams === saturation);
+const fusionOff = runs.find((r) => r.sweep === 'fusionOff');
+const oneSession = modelAlone.find((m) => m.sessions === 1 && m.maxBatch === baseMaxBatch);
+const mostSessions = modelAlone.find((m) => m.sessions === baseSessions && m.maxBatch === baseMaxBatch);
+let largestLoss: BenchResults['summary']['largestLoss'] = null;
+if (saturated) {
+  const { decode, queue, fusion, encode, transport } = saturated.stagesMs;
+  const losses = Object.entries({ decode, 'queue wait': queue, fusion, encode, transport: transport ?? 0 });
+  const [stage, ms] = losses.sort((a, b) => b[1] - a[1])[0]!;
+  largestLoss = { stage, ms };
+}
+
+const results: BenchResults = {
+  format: 'fusionseg-bench/1',
+  date: new Date().toISOString(),
+  quick: options.quick,
+  machine,
+  model: {
+    name: model.name,
+    width: model.input.width,
+    height: model.input.height,
+    maxBatch: base.service?.context.engine.maxBatch ?? null,
+  },
+  workload: {
+    server: options.server ?? 'started here, one per configuration (127.0.0.1)',
+    video: relative(process.cwd(), options.video) || basename(options.video),
+    frameWidth,
+    frameHeight,
+    seconds: options.seconds,
+    rounds: options.rounds,
+    inFlight: options.inFlight,
+  },
+  bounds: {
+    modelAlone,
+    decodeFps: median(decodeSamples),
+    fusion: fusionFigures,
+    transport: [...transportSamples].map(([streams, samples]) => ({
+      streams,
+      fps: median(samples.map((s) => s.fps)),
+      latencyMs: latencyFigures(LoadSample.merge(samples).latencies),
+      requestBytes,
+      responseBytes: Math.round(responseBytes),
+    })),
+  },
+  runs,
+  summary: {
+    efficiencyAtSaturation: saturated?.efficiency ?? null,
+    fusionShareAtSaturation: saturated?.fusionShare ?? null,
+    fusionThroughputLoss: saturated && fusionOff ? 1 - saturated.fps / fusionOff.fps : null,
+    noise: saturated ? (Math.max(...saturated.fpsPerRound) - Math.min(...saturated.fpsPerRound)) / saturated.fps : 0,
+    sessionsScaling:
+      oneSession && mostSessions && baseSessions > 1
+        ? { sessions: baseSessions, ratio: mostSessions.fps / oneSession.fps }
+        : null,
+    largestLoss,
+  },
+};
+
+for (const at of targets.values()) {
+  at.client.close();
+  await at.service?.stop();
+}
+
+const markdown = renderMarkdown(results);
+console.log(markdown);
+if (options.outDir !== undefined) {
+  await mkdir(options.outDir, { recursive: true });
+  const stem = join(options.outDir, `${results.date.slice(0, 10)}-${machine.host}${options.quick ? '-quick' : ''}`);
+  await writeFile(`${stem}.json`, `${JSON.stringify(results, null, 2)}\n`);
+  await writeFile(`${stem}.md`, markdown);
+  await writeFile(`${stem}.svg`, await renderChart(results));
+  log(`wrote ${stem}.json, .md and .svg`);
+}

@@ -1,0 +1,83 @@
+import test from 'ava';
+import { execFile } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { BenchResults } from '../../bench/harness/results.js';
+import { tempDir } from '../helpers/clips.js';
+
+const execFileAsync = promisify(execFile);
+
+// A smoke run of the real harness (servers, clients, ffmpeg, engines): it checks the report's structure, not speed.
+test.serial('npm run bench -- --quick writes JSON, Markdown and an SVG chart with every sweep and bound', async (t) => {
+  t.timeout(240_000);
+  const out = await tempDir(t);
+  const { stdout } = await execFileAsync('npm', ['run', '--silent', 'bench', '--', '--quick', '--out', out], {
+    timeout: 230_000,
+    killSignal: 'SIGKILL',
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  const files = (await readdir(out)).sort();
+  t.is(files.length, 3);
+  const stem = files[0]!.replace(/\.json$/, '');
+  t.deepEqual(files, [`${stem}.json`, `${stem}.md`, `${stem}.svg`]);
+  t.regex(stem, /^\d{4}-\d{2}-\d{2}-.+-quick$/);
+
+  const results = JSON.parse(await readFile(join(out, `${stem}.json`), 'utf8')) as BenchResults;
+  t.is(results.format, 'fusionseg-bench/1');
+  t.true(results.quick);
+  t.true(results.machine.cores >= 1 && results.machine.cpu.length > 0);
+  const sweep = results.runs.filter((run) => run.sweep === 'streams');
+  t.deepEqual(
+    sweep.map((run) => [run.mode, run.streams]),
+    [
+      ['frames', 1],
+      ['frames', 4],
+      ['video', 1],
+      ['video', 4],
+    ],
+  );
+  for (const run of results.runs) {
+    t.true(run.fps > 0 && run.frames > 0, `${run.mode} ${run.streams} answered frames`);
+    t.true(run.stagesMs.inference > 0);
+    t.true(run.efficiency !== null && run.efficiency > 0);
+    if (run.mode === 'frames') t.true(run.latencyMs!.p50 > 0 && run.latencyMs!.p99 >= run.latencyMs!.p50);
+    else t.true(run.firstResultMs!.p50 > 0);
+  }
+  const off = results.runs.find((run) => run.sweep === 'fusionOff');
+  t.is(off?.fusion, false);
+  t.is(off?.stagesMs.fusion !== undefined && off.stagesMs.fusion < sweep[1]!.stagesMs.fusion, true);
+  t.true(results.bounds.modelAlone.length === 1 && results.bounds.modelAlone[0]!.fps > 0);
+  t.true(results.bounds.decodeFps > 0);
+  t.true(results.bounds.fusion!.wasmMs > 0 && results.bounds.fusion!.referenceMs > 0);
+  t.deepEqual(
+    results.bounds.transport.map((bound) => bound.streams),
+    [1, 4],
+  );
+  t.true(results.summary.efficiencyAtSaturation! > 0);
+  t.true(results.summary.fusionShareAtSaturation! > 0 && results.summary.fusionShareAtSaturation! < 1);
+  t.not(results.summary.largestLoss, null);
+
+  const markdown = await readFile(join(out, `${stem}.md`), 'utf8');
+  t.is(stdout.trim(), markdown.trim());
+  for (const heading of [
+    '## Summary',
+    '## Bounds, measured in the same run',
+    '## Concurrent streams',
+    '## Fusion on and off',
+  ]) {
+    t.true(markdown.includes(heading), heading);
+  }
+  t.true(markdown.includes(results.machine.cpu));
+  const svg = await readFile(join(out, `${stem}.svg`), 'utf8');
+  t.regex(svg, /^<svg[^>]+xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+  t.true(svg.includes('concurrent streams') && svg.includes('model alone'));
+});
+
+test('bad options exit 64 with a message naming the option', async (t) => {
+  const error = await t.throwsAsync<Error & { code: number; stderr: string }>(
+    execFileAsync('npm', ['run', '--silent', 'bench', '--', '--streams', '0,x']),
+  );
+  t.is(error?.code, 64);
+  t.regex(error?.stderr ?? '', /--streams must be a comma-separated list/);
+});
