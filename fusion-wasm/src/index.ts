@@ -4,6 +4,7 @@
  */
 export { createFusion, type CreateFusionOptions, type WasmBuild } from './wasm-fusion.js';
 export { fuseReference } from './reference.js';
+export { pasteMask } from './paste.js';
 export { cityscapesLabelSpace } from './cityscapes.js';
 export { labelTables, VOID_ID, type LabelClass, type LabelSpace, type LabelTables } from './label-space.js';
 export {

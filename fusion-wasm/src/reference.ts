@@ -4,7 +4,7 @@
  *
  * 1. Background pixels (semantic class not a thing, void included) keep their class and instance 0.
  * 2. Detections at or above the score threshold, by descending score (ties: input order), get ids 1, 2, ...
- *    Each mask is pasted into its box by bilinear sampling at pixel centres.
+ *    Each mask is pasted into its box by bilinear sampling at pixel centres (paste.ts).
  * 3. Pixel-to-pixel matching: a mask pixel is kept if the pixel is foreground, unclaimed by a higher-scored
  *    detection, and consistent with the detection's class (same category, or same class). It takes the
  *    detection's id and class.
@@ -16,6 +16,7 @@
  */
 import { cityscapesLabelSpace } from './cityscapes.js';
 import { labelTables, type LabelSpace, type LabelTables } from './label-space.js';
+import { pasteMask } from './paste.js';
 import { MAX_INSTANCE_ID, type FusionInput, type FusionOptions, type FusionResult, type Segment } from './types.js';
 import { resolveOptions, selectDetections, validateInput } from './validate.js';
 
@@ -41,38 +42,12 @@ export function fuseReference(
     const id = index + 1;
     idClass.push(detection.classId);
     idScore.push(detection.score);
-    const [x1, y1, x2, y2] = detection.box;
-    if (!(x2 > x1) || !(y2 > y1)) return;
-    const M = detection.maskSize;
-    const last = M - 1;
-    const clampTo = (value: number, limit: number) => Math.min(Math.max(value, 0), limit);
-    const xStart = clampTo(Math.ceil(x1 - 0.5), width);
-    const xEnd = clampTo(Math.ceil(x2 - 0.5), width);
-    const yStart = clampTo(Math.ceil(y1 - 0.5), height);
-    const yEnd = clampTo(Math.ceil(y2 - 0.5), height);
-    for (let y = yStart; y < yEnd; y++) {
-      const v = Math.min(Math.max(((y + 0.5 - y1) / (y2 - y1)) * M - 0.5, 0), last);
-      const v0 = Math.floor(v);
-      const v1 = v0 < last ? v0 + 1 : last;
-      const fv = v - v0;
-      for (let x = xStart; x < xEnd; x++) {
-        const p = y * width + x;
-        if (!isForeground(p) || instance[p] !== 0) continue;
-        if (!consistent(semantic[p]!, detection.classId, tables, o.consistency)) continue;
-        const u = Math.min(Math.max(((x + 0.5 - x1) / (x2 - x1)) * M - 0.5, 0), last);
-        const u0 = Math.floor(u);
-        const u1 = u0 < last ? u0 + 1 : last;
-        const fu = u - u0;
-        // Bilinear, vertically first: the two mask rows at u0, then at u1, then across.
-        const m = detection.mask;
-        const left = (1 - fv) * m[v0 * M + u0]! + fv * m[v1 * M + u0]!;
-        const right = (1 - fv) * m[v0 * M + u1]! + fv * m[v1 * M + u1]!;
-        if ((1 - fu) * left + fu * right >= o.maskThreshold) {
-          instance[p] = id;
-          fused[p] = detection.classId;
-        }
-      }
-    }
+    pasteMask(detection, width, height, o.maskThreshold, (p) => {
+      if (!isForeground(p) || instance[p] !== 0) return;
+      if (!consistent(semantic[p]!, detection.classId, tables, o.consistency)) return;
+      instance[p] = id;
+      fused[p] = detection.classId;
+    });
   });
 
   // Step 4: region growing.
