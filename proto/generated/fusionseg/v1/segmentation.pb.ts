@@ -211,7 +211,10 @@ export function segmentSourceToJSON(object: SegmentSource): string {
 
 /** Fusion settings; unset fields take the server's defaults. */
 export interface FusionOptions {
-  /** Switch fusion off: results carry the semantic head's map and the detector's pasted masks as they are. */
+  /**
+   * Switch fusion off: results carry the semantic head's map and no instances (output.detections gives the
+   * detector's own detections).
+   */
   disabled: boolean;
   /** default 0.5 */
   scoreThreshold?:
