@@ -6,6 +6,7 @@
  *   npm run bench [-- --quick] [--server ADDR] [--model DIR] [--video FILE] ...   (--help for all)
  */
 import { mkdir, writeFile } from 'node:fs/promises';
+import { pino } from 'pino';
 import { basename, join, relative } from 'node:path';
 import { FusionsegClient } from '../clients/src/client.js';
 import { median } from '../clients/src/summary.js';
@@ -37,6 +38,8 @@ try {
 }
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
+// The servers' own logs: errors only, on stderr (stdout carries the report; cancelled calls are expected).
+const quietLog = pino({ level: 'error' }, pino.destination(2));
 const machine = machineInfo();
 const model = await loadManifest(options.modelDir);
 const frameWidth = options.frameSize?.width ?? model.input.width;
@@ -66,14 +69,10 @@ async function target(sessions: number, maxBatch: number): Promise<Target> {
   } else {
     const devices = devicesFor(sessions, machine);
     log(`starting a server: ${devices}, maxBatch ${maxBatch}`);
-    const service = await startService({
-      modelDir: options.modelDir,
-      address: '127.0.0.1:0',
-      devices,
-      maxBatch,
-      maxQueue: 256,
-      logLevel: 'warn',
-    });
+    const service = await startService(
+      { modelDir: options.modelDir, address: '127.0.0.1:0', devices, maxBatch, maxQueue: 256 },
+      { log: quietLog },
+    );
     made = { sessions, maxBatch, devices, service, client: new FusionsegClient(`127.0.0.1:${service.port}`) };
   }
   targets.set(key, made);

@@ -8,6 +8,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { pino } from 'pino';
 import { FusionsegClient } from '../clients/src/client.js';
 import { Consistency, type FusionOptions } from '../proto/generated/fusionseg/v1/segmentation.pb.js';
 import { startService, type RunningService } from '../server/src/service.js';
@@ -143,7 +144,10 @@ for (const folder of folders) {
   if (values.server !== undefined) {
     client = new FusionsegClient(values.server);
   } else {
-    service = await startService({ modelDir: folder.dir, address: '127.0.0.1:0', logLevel: 'warn' });
+    service = await startService(
+      { modelDir: folder.dir, address: '127.0.0.1:0' },
+      { log: pino({ level: 'error' }, pino.destination(2)) },
+    );
     client = new FusionsegClient(`127.0.0.1:${service.port}`);
   }
   try {

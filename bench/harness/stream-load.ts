@@ -1,6 +1,7 @@
 /**
  * Load through StreamFrames: N concurrent streams, each keeping `inFlight` raw frames outstanding (the next
- * frame leaves when a result arrives), for a fixed time.
+ * frame leaves when a result arrives), for a fixed time. Only results after the first third of the time
+ * count (steady state, not the ramp-up).
  */
 import type { FusionsegClient } from '../../clients/src/client.js';
 import type { FrameSet } from './frame-source.js';
@@ -17,7 +18,8 @@ export async function driveStreams(client: FusionsegClient, source: FrameSet, lo
   const sample = new LoadSample();
   const started = performance.now();
   const deadline = started + load.seconds * 1000;
-  let lastResult = started;
+  const measureFrom = started + (load.seconds * 1000) / 3;
+  let lastResult = measureFrom;
 
   async function oneStream(offset: number): Promise<void> {
     const sentAt = new Map<number, number>();
@@ -36,9 +38,11 @@ export async function driveStreams(client: FusionsegClient, source: FrameSet, lo
     const results = client.streamFrames(frames(), { decodeMaps: false, fusion: { disabled: !load.fusion } });
     for await (const { result } of results) {
       const now = performance.now();
-      sample.add(result, now - sentAt.get(result.frameId)!);
+      if (now >= measureFrom) {
+        sample.add(result, now - sentAt.get(result.frameId)!);
+        lastResult = now;
+      }
       sentAt.delete(result.frameId);
-      lastResult = now;
       outstanding--;
       wake?.();
       wake = undefined;
@@ -46,6 +50,6 @@ export async function driveStreams(client: FusionsegClient, source: FrameSet, lo
   }
 
   await Promise.all(Array.from({ length: load.streams }, (_, i) => oneStream(i * 7)));
-  sample.elapsedMs = lastResult - started;
+  sample.elapsedMs = lastResult - measureFrom;
   return sample;
 }

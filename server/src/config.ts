@@ -1,7 +1,10 @@
 /**
- * The server's configuration: command-line flags over `FUSIONSEG_*` environment variables over defaults.
- * Every value is validated here, at the edge, with a message that names the flag and its variable.
+ * The server's configuration, from one place: command-line flags over `FUSIONSEG_*` environment variables
+ * over an optional JSON config file (`--config`) over defaults. Every value is validated here, at the edge,
+ * with a message that names the key where it came from; `--print-config` shows the result.
  */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -26,9 +29,23 @@ export interface ServerConfig {
   readonly tlsKey: string | undefined;
   readonly drainTimeoutMs: number;
   readonly logLevel: LogLevel;
+  /** JSON lines (for log collectors) or human-readable lines (for terminals). */
+  readonly logFormat: LogFormat;
+  /** Port of the Prometheus `/metrics` endpoint (on the host of `address`); undefined = off. */
+  readonly metricsPort: number | undefined;
+  /** The config file read, if any. */
+  readonly configFile: string | undefined;
 }
 
-export const DEFAULT_MODEL_DIR = fileURLToPath(new URL('../../models/default', import.meta.url));
+export const LOG_FORMATS = ['json', 'pretty'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
+/** The shipped model: models/default of the package, from the sources (server/src) or the build (dist/server/src). */
+export const DEFAULT_MODEL_DIR =
+  [new URL('../../models/default', import.meta.url), new URL('../../../models/default', import.meta.url)]
+    .map((url) => fileURLToPath(url))
+    .find((dir) => existsSync(join(dir, 'model.json'))) ??
+  fileURLToPath(new URL('../../models/default', import.meta.url));
 export const DEFAULT_PORT = 50051;
 
 interface Option {
@@ -88,6 +105,12 @@ const OPTIONS = {
   },
   tlsKey: { flag: 'tls-key', env: 'FUSIONSEG_TLS_KEY', help: 'PEM private key' },
   logLevel: { flag: 'log-level', env: 'FUSIONSEG_LOG_LEVEL', help: `${LOG_LEVELS.join(', ')} (default info)` },
+  logFormat: { flag: 'log-format', env: 'FUSIONSEG_LOG_FORMAT', help: 'json (default) or pretty (for terminals)' },
+  metricsPort: {
+    flag: 'metrics-port',
+    env: 'FUSIONSEG_METRICS_PORT',
+    help: 'serve Prometheus metrics on GET /metrics at this port (off by default)',
+  },
   drainTimeoutS: {
     flag: 'drain-timeout-s',
     env: 'FUSIONSEG_DRAIN_TIMEOUT_S',
@@ -95,30 +118,89 @@ const OPTIONS = {
   },
 } satisfies Record<string, Option>;
 
+type OptionKey = keyof typeof OPTIONS;
+const CONFIG_OPTION: Option = {
+  flag: 'config',
+  env: 'FUSIONSEG_CONFIG',
+  help: `JSON file of settings keyed ${Object.keys(OPTIONS).slice(0, 3).join(', ')}, ... (flags and variables win)`,
+};
+
 export function usage(): string {
-  const lines = Object.values(OPTIONS).map(
+  const lines = [CONFIG_OPTION, ...Object.values(OPTIONS)].map(
     (option) => `  --${option.flag.padEnd(20)} ${option.env.padEnd(30)} ${option.help}`,
   );
-  return `fusionseg serve [options]\n\n  flag                   environment variable           meaning\n${lines.join('\n')}`;
+  return (
+    `fusionseg serve [options]\n\n  flag                   environment variable           meaning\n${lines.join('\n')}\n` +
+    `  --print-config                                       print the effective configuration (JSON) and exit\n\n` +
+    'Precedence: flag, then variable, then config file key (the camelCase name: maxBatch, logLevel, ...), then default.'
+  );
+}
+
+/** Reads the config file: a JSON object whose keys are option names (e.g. "maxBatch"); values as strings, numbers, booleans or lists. */
+function readConfigFile(path: string): Partial<Record<OptionKey, string>> {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error: unknown) {
+    throw new TypeError(`--config (FUSIONSEG_CONFIG): cannot read ${path}: ${(error as Error).message}`);
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw new TypeError(`config file ${path} must hold a JSON object of settings`);
+  }
+  const values: Partial<Record<OptionKey, string>> = {};
+  for (const [key, value] of Object.entries(json)) {
+    if (!(key in OPTIONS)) {
+      throw new TypeError(`config file ${path}: unknown key "${key}" (known keys: ${Object.keys(OPTIONS).join(', ')})`);
+    }
+    if (Array.isArray(value) && value.every((item) => typeof item === 'string'))
+      values[key as OptionKey] = value.join(',');
+    else if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') {
+      values[key as OptionKey] = String(value);
+    } else {
+      throw new TypeError(`config file ${path}: "${key}" must be a string, number, boolean or list of strings`);
+    }
+  }
+  return values;
+}
+
+/** Whether the arguments ask for the effective configuration instead of a server. */
+export function wantsPrintConfig(argv: readonly string[]): boolean {
+  return argv.includes('--print-config');
 }
 
 export function parseServerConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): ServerConfig {
   const { values } = parseArgs({
-    args: [...argv],
-    options: Object.fromEntries(Object.values(OPTIONS).map((option) => [option.flag, { type: 'string' as const }])),
+    args: argv.filter((arg) => arg !== '--print-config'),
+    options: Object.fromEntries(
+      [CONFIG_OPTION, ...Object.values(OPTIONS)].map((option) => [option.flag, { type: 'string' as const }]),
+    ),
     strict: true,
     allowPositionals: false,
   });
+  const configFlag = values[CONFIG_OPTION.flag];
+  const configFile = typeof configFlag === 'string' ? configFlag : env[CONFIG_OPTION.env] || undefined;
+  const file = configFile === undefined ? {} : readConfigFile(configFile);
+  const keyOf = new Map(Object.entries(OPTIONS).map(([key, option]) => [option as Option, key as OptionKey]));
+  const fromFile = (option: Option) => {
+    const key = keyOf.get(option);
+    return key === undefined ? undefined : file[key];
+  };
   const raw = (option: Option): string | undefined => {
     const flag = values[option.flag];
-    return typeof flag === 'string' ? flag : env[option.env];
+    return typeof flag === 'string' ? flag : (env[option.env] ?? fromFile(option));
+  };
+  /** The option's names, and the file key when the value came from the file. */
+  const named = (option: Option): string => {
+    const fileKey =
+      typeof values[option.flag] !== 'string' && env[option.env] === undefined && fromFile(option) !== undefined;
+    return `--${option.flag} (${option.env}${fileKey ? `, "${keyOf.get(option)}" in ${configFile}` : ''})`;
   };
   const integer = (option: Option, fallback: number, min: number, max: number): number => {
     const text = raw(option);
     if (text === undefined || text === '') return fallback;
     const value = Number(text);
     if (!Number.isInteger(value) || value < min || value > max) {
-      throw new TypeError(`--${option.flag} (${option.env}) must be an integer from ${min} to ${max}, got "${text}"`);
+      throw new TypeError(`${named(option)} must be an integer from ${min} to ${max}, got "${text}"`);
     }
     return value;
   };
@@ -129,7 +211,7 @@ export function parseServerConfig(argv: readonly string[], env: NodeJS.ProcessEn
   for (const scheme of schemes) {
     if (!SUPPORTED_URL_SCHEMES.includes(scheme)) {
       throw new TypeError(
-        `--${OPTIONS.allowUrlSchemes.flag} (${OPTIONS.allowUrlSchemes.env}): "${scheme}" is not one of ${SUPPORTED_URL_SCHEMES.join(', ')}`,
+        `${named(OPTIONS.allowUrlSchemes)}: "${scheme}" is not one of ${SUPPORTED_URL_SCHEMES.join(', ')}`,
       );
     }
   }
@@ -140,10 +222,19 @@ export function parseServerConfig(argv: readonly string[], env: NodeJS.ProcessEn
   }
   const logLevel = raw(OPTIONS.logLevel) ?? 'info';
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
-    throw new TypeError(`--log-level (FUSIONSEG_LOG_LEVEL) must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
+    throw new TypeError(`${named(OPTIONS.logLevel)} must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
   }
+  const logFormat = raw(OPTIONS.logFormat) ?? 'json';
+  if (!(LOG_FORMATS as readonly string[]).includes(logFormat)) {
+    throw new TypeError(`${named(OPTIONS.logFormat)} must be one of ${LOG_FORMATS.join(', ')}, got "${logFormat}"`);
+  }
+  const metricsText = raw(OPTIONS.metricsPort);
   return {
+    configFile,
     logLevel: logLevel as LogLevel,
+    logFormat: logFormat as LogFormat,
+    metricsPort:
+      metricsText === undefined || metricsText === '' ? undefined : integer(OPTIONS.metricsPort, 0, 0, 65_535),
     modelDir: raw(OPTIONS.model) ?? DEFAULT_MODEL_DIR,
     address: raw(OPTIONS.address) ?? `0.0.0.0:${DEFAULT_PORT}`,
     devices: raw(OPTIONS.devices),

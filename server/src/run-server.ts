@@ -1,5 +1,5 @@
 /** `npm start` / `fusionseg serve`: runs the server until SIGTERM or SIGINT, then drains and exits. */
-import { parseServerConfig, usage } from './config.js';
+import { parseServerConfig, usage, wantsPrintConfig } from './config.js';
 import { configureLog } from './logger.js';
 import { startService } from './service.js';
 
@@ -10,11 +10,22 @@ export async function runServer(argv: readonly string[]): Promise<void> {
     return;
   }
   const config = parseServerConfig(argv);
-  const log = configureLog(config.logLevel);
-  const service = await startService(config);
+  if (wantsPrintConfig(argv)) {
+    console.log(JSON.stringify(config, (_key, value: unknown) => (value === undefined ? null : value), 2));
+    return;
+  }
+  const log = configureLog(config.logLevel, config.logFormat);
+  const service = await startService(config, {
+    onListening: (port) => log.info({ port }, `listening on port ${port}; loading the model (health NOT_SERVING)`),
+  });
   const { engine } = service.context;
   log.info(
-    { model: engine.model.name, devices: engine.devices.map((d) => d.name), port: service.port },
+    {
+      model: engine.model.name,
+      devices: engine.devices.map((d) => d.name),
+      port: service.port,
+      metricsPort: service.metricsPort,
+    },
     `serving model "${engine.model.name}" (${engine.model.input.width}x${engine.model.input.height}) ` +
       `on ${config.address.replace(/:\d+$/, '')}:${service.port}`,
   );

@@ -5,10 +5,16 @@
  */
 import { readFile } from 'node:fs/promises';
 import { ServerCredentials } from '@grpc/grpc-js';
+import type { Logger } from 'pino';
 import type { ServerConfig } from './config.js';
 import { Engine } from './engine/engine.js';
 import { FinishPool } from './fusion/finish-pool.js';
-import { createFusionsegServer, type FusionsegServer } from './grpc/create-server.js';
+import type { SegmentationServiceServer } from '../../proto/generated/fusionseg/v1/segmentation.pb.js';
+import { unavailable } from './errors.js';
+import { createFusionsegServer, LIVENESS_SERVICE_NAME, type FusionsegServer } from './grpc/create-server.js';
+import { endCallWithError } from './grpc/end-call.js';
+import { toGrpcError } from './grpc/to-grpc-error.js';
+import { startMetricsServer, type MetricsServer } from './metrics/metrics-server.js';
 import { getModelInfo } from './grpc/get-model-info.js';
 import { processVideo } from './grpc/process-video.js';
 import { streamFrames } from './grpc/stream-frames.js';
@@ -18,55 +24,91 @@ export interface RunningService {
   readonly server: FusionsegServer;
   readonly context: ServiceContext;
   readonly port: number;
+  /** The port of `/metrics`, when `metricsPort` was given. */
+  readonly metricsPort: number | undefined;
   /** Refuses new streams, lets running ones finish for up to the drain timeout, then stops everything. */
   stop(): Promise<void>;
 }
 
+export interface ServiceHooks {
+  /** Called (and awaited) once the gRPC port listens, before the model loads: health is NOT_SERVING then. */
+  readonly onListening?: (port: number) => void | Promise<void>;
+  /** The logger streams log through (default: the process-wide one). */
+  readonly log?: Logger;
+}
+
 export async function startService(
   config: Pick<ServerConfig, 'modelDir' | 'address'> & Partial<ServerConfig>,
+  hooks: ServiceHooks = {},
 ): Promise<RunningService> {
-  const engine = await Engine.start({
-    modelDir: config.modelDir,
-    ...(config.devices === undefined ? {} : { devices: config.devices }),
-    batching: {
-      ...(config.maxBatch === undefined ? {} : { maxBatch: config.maxBatch }),
-      ...(config.maxDelayMs === undefined ? {} : { maxDelayMs: config.maxDelayMs }),
-      ...(config.maxQueue === undefined ? {} : { maxQueue: config.maxQueue }),
+  // The port listens first, so that probes reach the process while the model loads: the 'liveness' health
+  // service is SERVING at once, the overall and the segmentation service's status only once warm. Calls
+  // that arrive before are UNAVAILABLE.
+  let handlers: SegmentationServiceServer | undefined;
+  const loading = () => unavailable('the model is still loading; retry when health reports SERVING');
+  const server = createFusionsegServer({
+    segmentation: {
+      streamFrames: (call) => (handlers ? handlers.streamFrames(call) : endCallWithError(call, loading())),
+      processVideo: (call) => (handlers ? handlers.processVideo(call) : endCallWithError(call, loading())),
+      getModelInfo: (call, callback) =>
+        handlers ? handlers.getModelInfo(call, callback) : callback(toGrpcError(loading()), null),
     },
   });
-  let finishers: FinishPool | undefined;
-  try {
-    finishers = await FinishPool.start(config.fusionWorkers ?? 1, engine.model.labelSpace.definition);
-    const context = new ServiceContext(engine, finishers, {
-      framesInFlight: config.framesInFlight ?? DEFAULT_STREAM_LIMITS.framesInFlight,
-      maxUploadBytes: config.maxUploadBytes ?? DEFAULT_STREAM_LIMITS.maxUploadBytes,
-      mediaRoot: config.mediaRoot ?? DEFAULT_STREAM_LIMITS.mediaRoot,
-      allowedUrlSchemes: config.allowUrlSchemes ?? DEFAULT_STREAM_LIMITS.allowedUrlSchemes,
-    });
-    // Warm up: the first run of a session allocates and plans; no client frame should pay for that.
-    const { width, height } = engine.model.input;
-    await Promise.all(engine.devices.map(() => engine.infer(new Uint8Array(width * height * 3))));
+  const credentials =
+    config.tlsCert !== undefined && config.tlsKey !== undefined
+      ? ServerCredentials.createSsl(null, [
+          { cert_chain: await readFile(config.tlsCert), private_key: await readFile(config.tlsKey) },
+        ])
+      : ServerCredentials.createInsecure();
+  const port = await server.listen(config.address, credentials);
+  server.health.setStatus(LIVENESS_SERVICE_NAME, 'SERVING');
 
-    const server = createFusionsegServer({
-      segmentation: {
-        streamFrames: streamFrames(context),
-        processVideo: processVideo(context),
-        getModelInfo: getModelInfo(context),
+  let engine: Engine | undefined;
+  let finishers: FinishPool | undefined;
+  let metricsServer: MetricsServer | undefined;
+  try {
+    await hooks.onListening?.(port);
+    engine = await Engine.start({
+      modelDir: config.modelDir,
+      ...(config.devices === undefined ? {} : { devices: config.devices }),
+      batching: {
+        ...(config.maxBatch === undefined ? {} : { maxBatch: config.maxBatch }),
+        ...(config.maxDelayMs === undefined ? {} : { maxDelayMs: config.maxDelayMs }),
+        ...(config.maxQueue === undefined ? {} : { maxQueue: config.maxQueue }),
       },
     });
-    const credentials =
-      config.tlsCert !== undefined && config.tlsKey !== undefined
-        ? ServerCredentials.createSsl(null, [
-            { cert_chain: await readFile(config.tlsCert), private_key: await readFile(config.tlsKey) },
-          ])
-        : ServerCredentials.createInsecure();
-    const port = await server.listen(config.address, credentials);
+    finishers = await FinishPool.start(config.fusionWorkers ?? 1, engine.model.labelSpace.definition);
+    const context = new ServiceContext(
+      engine,
+      finishers,
+      {
+        framesInFlight: config.framesInFlight ?? DEFAULT_STREAM_LIMITS.framesInFlight,
+        maxUploadBytes: config.maxUploadBytes ?? DEFAULT_STREAM_LIMITS.maxUploadBytes,
+        mediaRoot: config.mediaRoot ?? DEFAULT_STREAM_LIMITS.mediaRoot,
+        allowedUrlSchemes: config.allowUrlSchemes ?? DEFAULT_STREAM_LIMITS.allowedUrlSchemes,
+      },
+      hooks.log,
+    );
+    // Warm up: the first run of a session allocates and plans; no client frame should pay for that.
+    const { width, height } = engine.model.input;
+    const warming = engine;
+    await Promise.all(engine.devices.map(() => warming.infer(new Uint8Array(width * height * 3))));
+    if (config.metricsPort !== undefined) {
+      const host = config.address.replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1');
+      metricsServer = await startMetricsServer(context.metrics.registry, host, config.metricsPort);
+    }
+    handlers = {
+      streamFrames: streamFrames(context),
+      processVideo: processVideo(context),
+      getModelInfo: getModelInfo(context),
+    };
     server.setServing('SERVING');
-    const pool = finishers;
+    const [running, pool, metrics] = [engine, finishers, metricsServer];
     return {
       server,
       context,
       port,
+      metricsPort: metrics?.port,
       async stop() {
         server.setServing('NOT_SERVING');
         const timeout = config.drainTimeoutMs ?? 30_000;
@@ -79,11 +121,13 @@ export async function startService(
         ]);
         clearTimeout(timer);
         await server.shutdown(1000);
-        await Promise.all([engine.close(), pool.close()]);
+        await metrics?.close();
+        await Promise.all([running.close(), pool.close()]);
       },
     };
   } catch (error: unknown) {
-    await Promise.all([engine.close(), finishers?.close()]);
+    await server.shutdown(0);
+    await Promise.all([engine?.close(), finishers?.close(), metricsServer?.close()]);
     throw error;
   }
 }

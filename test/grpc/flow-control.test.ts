@@ -109,7 +109,7 @@ test('when the inference queue is full, streams get RESOURCE_EXHAUSTED and other
   const refused = outcomes.filter((o) => o.error !== undefined);
   t.true(refused.length > 0, 'some stream hit the full queue');
   for (const { error } of refused) {
-    t.is(error?.code, status.RESOURCE_EXHAUSTED);
+    t.is(error?.code, status.RESOURCE_EXHAUSTED, error?.details);
     t.regex(error?.details ?? '', /inference queue is full/);
   }
   // The server keeps serving: a stream within the limit afterwards gets its result.

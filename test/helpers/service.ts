@@ -3,11 +3,13 @@ import type { ExecutionContext } from 'ava';
 import { join } from 'node:path';
 import {
   FrameRequest,
+  InputKind,
+  MapEncoding,
   SegmentationServiceClient,
   VideoRequest,
   type FrameResult,
 } from '../../proto/generated/fusionseg/v1/segmentation.pb.js';
-import { startService, type RunningService } from '../../server/src/service.js';
+import { startService, type RunningService, type ServiceHooks } from '../../server/src/service.js';
 import type { ServerConfig } from '../../server/src/config.js';
 import { tempDir } from './clips.js';
 import { writeTestModel, type TestModelOptions } from './onnx-models.js';
@@ -23,16 +25,20 @@ export async function startTestService(
   t: ExecutionContext,
   config: Partial<ServerConfig> = {},
   model: TestModelOptions = {},
+  hooks: ServiceHooks = {},
 ): Promise<TestService> {
   const modelDir = await writeTestModel(join(await tempDir(t), 'model'), model);
-  const service = await startService({
-    devices: 'cpu:1',
-    fusionWorkers: 1,
-    drainTimeoutMs: 2000,
-    ...config,
-    modelDir,
-    address: '127.0.0.1:0',
-  });
+  const service = await startService(
+    {
+      devices: 'cpu:1',
+      fusionWorkers: 1,
+      drainTimeoutMs: 2000,
+      ...config,
+      modelDir,
+      address: '127.0.0.1:0',
+    },
+    hooks,
+  );
   const address = `127.0.0.1:${service.port}`;
   const client = new SegmentationServiceClient(address, credentials.createInsecure(), {
     'grpc.max_receive_message_length': 64 * 1024 * 1024,
@@ -107,4 +113,44 @@ export async function childFfmpegCount(): Promise<number> {
       resolve(stdout.split('\n').filter((line) => /ffmpeg/.test(line) && !/ffprobe/.test(line)).length);
     });
   });
+}
+
+/** The "open" message of a frames stream with RLE maps and the server's fusion defaults. */
+export function openFramesRequest(): FrameRequest {
+  return {
+    payload: {
+      $case: 'open',
+      open: {
+        options: {
+          model: '',
+          output: {
+            semanticMap: MapEncoding.MAP_ENCODING_RLE,
+            instanceMap: MapEncoding.MAP_ENCODING_RLE,
+            panopticPng: false,
+            sourceResolution: false,
+            detections: false,
+          },
+        },
+        input: InputKind.INPUT_KIND_FRAMES,
+        containerFormat: '',
+      },
+    },
+  };
+}
+
+/** A raw frame message of one solid colour (the test graph's class is floor(red / 16)). */
+export function solidFrameRequest(
+  frameId: number,
+  width: number,
+  height: number,
+  rgb: readonly number[],
+): FrameRequest {
+  const rgb24 = new Uint8Array(width * height * 3);
+  for (let i = 0; i < rgb24.length; i += 3) rgb24.set(rgb, i);
+  return {
+    payload: {
+      $case: 'frame',
+      frame: { frameId, pts: frameId, image: { $case: 'raw', raw: { width, height, rgb24 } } },
+    },
+  };
 }

@@ -59,6 +59,7 @@ interface Waiting {
 
 export class Batcher {
   readonly #queue: Waiting[] = [];
+  readonly #batchListeners: ((size: number, device: string) => void)[] = [];
   readonly #maxBatch: number;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
@@ -80,6 +81,11 @@ export class Batcher {
    * Queues one RGB24 frame at the model's input size. Its buffer is transferred to a session worker
    * (zero-copy): the caller must not touch it afterwards.
    */
+  /** Calls `listener` with the size and device of every batch sent to a session. */
+  onBatch(listener: (size: number, device: string) => void): void {
+    this.#batchListeners.push(listener);
+  }
+
   /** The largest batch formed: maxBatch, capped by the graph's fixed batch size. */
   get maxBatch(): number {
     return this.#maxBatch;
@@ -118,6 +124,7 @@ export class Batcher {
       }
       const batch = this.#queue.splice(0, this.#maxBatch);
       const leftAt = performance.now();
+      for (const listener of this.#batchListeners) listener(batch.length, slot.device.name);
       slot
         .run(
           batch.map((item) => item.frame),

@@ -61,6 +61,11 @@ export class Engine {
     return this.batcher.maxBatch;
   }
 
+  /** Calls `listener` with the size and device of every batch sent to a session. */
+  onBatch(listener: (size: number, device: string) => void): void {
+    this.batcher.onBatch(listener);
+  }
+
   /** Frames waiting for a session. */
   get queued(): number {
     return this.batcher.queued;

@@ -2,12 +2,55 @@ import type { ServerDuplexStream } from '@grpc/grpc-js';
 import { cancelled } from '../errors.js';
 
 /**
- * The client's messages as an async iterator that does not destroy the call when the consumer stops early
- * (a plain `for await` over a grpc-js call does, and the client then hangs: grpc-node #1839). While the
- * consumer does not pull, grpc-js stops reading and HTTP/2 flow control pauses the client.
+ * The client's messages as an async iterator, adapted from the call's events. Not a `for await` over the
+ * call, nor its `iterator()`: both destroy the call when it errors, so the status the handler ends it with
+ * would never be sent and the client would hang (grpc-node #1839). Ends quietly when the client half-closes
+ * or the call ends (cancel, deadline, or the handler's own error). Backpressure: the call is paused while a
+ * message waits unread, so grpc-js stops reading and HTTP/2 flow control pauses the client.
  */
 export function clientMessages<Req, Res>(call: ServerDuplexStream<Req, Res>): AsyncIterable<Req> {
-  return { [Symbol.asyncIterator]: () => call.iterator({ destroyOnReturn: false }) as AsyncIterator<Req> };
+  return {
+    [Symbol.asyncIterator](): AsyncIterator<Req> {
+      const buffered: Req[] = [];
+      let ended = false;
+      let waiting: ((result: IteratorResult<Req>) => void) | undefined;
+      const onData = (message: Req) => {
+        if (waiting !== undefined) {
+          const resolve = waiting;
+          waiting = undefined;
+          resolve({ value: message, done: false });
+        } else {
+          buffered.push(message);
+          call.pause();
+        }
+      };
+      const onEnd = () => {
+        if (ended) return;
+        ended = true;
+        call.off('data', onData);
+        for (const event of ['end', 'close', 'error', 'cancelled'] as const) call.off(event, onEnd);
+        waiting?.({ value: undefined, done: true });
+        waiting = undefined;
+      };
+      call.on('data', onData);
+      for (const event of ['end', 'close', 'error', 'cancelled'] as const) call.on(event, onEnd);
+      if (call.cancelled || call.destroyed) onEnd();
+      return {
+        next() {
+          const message = buffered.shift();
+          if (message !== undefined) return Promise.resolve({ value: message, done: false });
+          if (ended) return Promise.resolve({ value: undefined, done: true });
+          call.resume();
+          return new Promise((resolve) => (waiting = resolve));
+        },
+        return() {
+          onEnd();
+          buffered.length = 0;
+          return Promise.resolve({ value: undefined, done: true });
+        },
+      };
+    },
+  };
 }
 
 /** An AbortSignal that fires when the client cancels the call or its deadline passes. */
@@ -54,4 +97,14 @@ export class ResultWriter<Res> {
       });
     }
   }
+}
+
+/**
+ * Ends a call whose work is done, unless the client cancelled it: a cancel can end the client's messages
+ * (and so the work) a moment before grpc-js reports it, so pending I/O events run first.
+ */
+export async function endCall(call: ServerDuplexStream<unknown, unknown>, signal: AbortSignal): Promise<void> {
+  await new Promise((resolve) => setImmediate(resolve));
+  if (signal.aborted) throw cancelled('the client cancelled the call');
+  call.end();
 }

@@ -7,6 +7,12 @@ import {
 import { createReflectionService } from './reflection.js';
 import { serverChannelOptions, type ServerLimits } from './server-options.js';
 
+/**
+ * The health service name that reports SERVING as soon as the port listens (the process is alive), for
+ * liveness probes; '' and the segmentation service report readiness (model loaded and warm, not draining).
+ */
+export const LIVENESS_SERVICE_NAME = 'liveness';
+
 /** The fully qualified name health checks use for the segmentation service. */
 export const SEGMENTATION_SERVICE_NAME = 'fusionseg.v1.SegmentationService';
 
@@ -30,7 +36,11 @@ export interface FusionsegServer {
 export function createFusionsegServer(options: FusionsegServerOptions): FusionsegServer {
   const server = new Server(serverChannelOptions(options));
   // NOT_SERVING until the caller says the model is loaded and warm.
-  const health = new HealthImplementation({ '': 'NOT_SERVING', [SEGMENTATION_SERVICE_NAME]: 'NOT_SERVING' });
+  const health = new HealthImplementation({
+    '': 'NOT_SERVING',
+    [SEGMENTATION_SERVICE_NAME]: 'NOT_SERVING',
+    [LIVENESS_SERVICE_NAME]: 'NOT_SERVING',
+  });
   health.addToServer(server);
   createReflectionService().addToServer(server);
   server.addService(SegmentationServiceService, options.segmentation);

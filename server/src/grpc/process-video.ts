@@ -4,13 +4,14 @@ import { invalidArgument } from '../errors.js';
 import { runOrdered } from '../pipeline/run-ordered.js';
 import { segmentFrame, type StreamContext } from '../pipeline/segment-frame.js';
 import type { ServiceContext } from '../pipeline/service-context.js';
+import type { StreamMonitor } from '../pipeline/stream-monitor.js';
 import { resolveStreamSettings } from '../pipeline/stream-settings.js';
 import { decodedVideoFrames } from '../pipeline/video-frames.js';
 import type { DecoderInput } from '../video/decoder.js';
 import { resolveMediaPath, resolveMediaUrl } from '../video/media-access.js';
 import { expectedFrames, probeVideo } from '../video/probe.js';
 import { spoolUpload, type SpooledUpload } from '../video/spool-upload.js';
-import { callSignal, clientMessages, ResultWriter } from './call-io.js';
+import { callSignal, clientMessages, endCall, ResultWriter } from './call-io.js';
 import { endCallWithError } from './end-call.js';
 
 /** ProcessVideo: a whole video (uploaded, a server-side file, or a URL) in, one result per frame out. */
@@ -44,11 +45,11 @@ async function* uploadChunks(messages: AsyncIterator<VideoRequest>): AsyncGenera
 async function handleProcessVideo(call: ServerDuplexStream<VideoRequest, FrameResult>, service: ServiceContext) {
   const stop = new AbortController();
   const signal = AbortSignal.any([callSignal(call), stop.signal]);
-  let began = false;
+  let monitor: StreamMonitor | undefined;
   let upload: SpooledUpload | undefined;
   try {
-    service.beginStream();
-    began = true;
+    monitor = service.openStream('ProcessVideo', call);
+    const stream = monitor;
     const messages = clientMessages(call)[Symbol.asyncIterator]();
     const first = await messages.next();
     if (first.done === true || first.value.payload?.$case !== 'open') {
@@ -106,15 +107,22 @@ async function handleProcessVideo(call: ServerDuplexStream<VideoRequest, FrameRe
     await runOrdered(
       frames,
       limits.framesInFlight,
-      (frame) => segmentFrame(frame, context),
-      (result) => writer.write(result),
+      (frame) => {
+        stream.frameIn();
+        return segmentFrame(frame, context);
+      },
+      async (result) => {
+        await writer.write(result);
+        stream.frameOut(result);
+      },
     );
-    call.end();
+    await endCall(call, signal);
   } catch (error: unknown) {
+    monitor?.fail(error);
     endCallWithError(call, error);
   } finally {
     stop.abort();
     await upload?.remove();
-    if (began) service.endStream();
+    if (monitor !== undefined) service.closeStream(monitor, call);
   }
 }

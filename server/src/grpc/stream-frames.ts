@@ -8,10 +8,11 @@ import { invalidArgument } from '../errors.js';
 import { runOrdered } from '../pipeline/run-ordered.js';
 import { segmentFrame, type DecodedFrame, type StreamContext } from '../pipeline/segment-frame.js';
 import type { ServiceContext } from '../pipeline/service-context.js';
+import type { StreamMonitor } from '../pipeline/stream-monitor.js';
 import { resolveStreamSettings } from '../pipeline/stream-settings.js';
 import { decodeStill, type StillImage } from '../video/image-frames.js';
 import { decodedVideoFrames } from '../pipeline/video-frames.js';
-import { callSignal, clientMessages, ResultWriter } from './call-io.js';
+import { callSignal, clientMessages, endCall, ResultWriter } from './call-io.js';
 import { endCallWithError } from './end-call.js';
 
 /** StreamFrames: bidirectional; frames (raw, JPEG, PNG) or encoded video chunks in, one result per frame out. */
@@ -22,10 +23,10 @@ export function streamFrames(service: ServiceContext): handleBidiStreamingCall<F
 async function handleStreamFrames(call: ServerDuplexStream<FrameRequest, FrameResult>, service: ServiceContext) {
   const stop = new AbortController();
   const signal = AbortSignal.any([callSignal(call), stop.signal]);
-  let began = false;
+  let monitor: StreamMonitor | undefined;
   try {
-    service.beginStream();
-    began = true;
+    monitor = service.openStream('StreamFrames', call);
+    const stream = monitor;
     const messages = clientMessages(call)[Symbol.asyncIterator]();
     const first = await messages.next();
     if (first.done === true) {
@@ -59,15 +60,22 @@ async function handleStreamFrames(call: ServerDuplexStream<FrameRequest, FrameRe
     await runOrdered(
       source,
       service.limits.framesInFlight,
-      async (frame) => segmentFrame(await frame.decoded, context),
-      (result) => writer.write(result),
+      async (frame) => {
+        stream.frameIn();
+        return segmentFrame(await frame.decoded, context);
+      },
+      async (result) => {
+        await writer.write(result);
+        stream.frameOut(result);
+      },
     );
-    call.end();
+    await endCall(call, signal);
   } catch (error: unknown) {
+    monitor?.fail(error);
     endCallWithError(call, error);
   } finally {
     stop.abort(); // stops ffmpeg and drops this stream's queued frames
-    if (began) service.endStream();
+    if (monitor !== undefined) service.closeStream(monitor, call);
   }
 }
 

@@ -18,6 +18,7 @@ export async function runOrdered<In, Out>(
   let sourceDone = false;
   let sourceFailure: { readonly error: unknown } | undefined;
   let writerFailed = false;
+  let waitingForRoom = false;
   let wakeWriter: (() => void) | undefined;
   let wakePuller: (() => void) | undefined;
   const notifyWriter = () => {
@@ -36,7 +37,11 @@ export async function runOrdered<In, Out>(
         result.catch(() => {}); // observed when its turn comes; never an unhandled rejection meanwhile
         inFlight.push(result);
         notifyWriter();
-        while (inFlight.length >= window && !writerFailed) await new Promise<void>((resolve) => (wakePuller = resolve));
+        while (inFlight.length >= window && !writerFailed) {
+          waitingForRoom = true;
+          await new Promise<void>((resolve) => (wakePuller = resolve));
+          waitingForRoom = false;
+        }
         if (writerFailed) return;
       }
     } catch (error: unknown) {
@@ -56,14 +61,19 @@ export async function runOrdered<In, Out>(
         continue;
       }
       await write(await next);
-      inFlight.shift();
+      void inFlight.shift(); // the promise just written
       notifyPuller();
     }
   } catch (error: unknown) {
     // The puller may be waiting for the client's next message; the caller's cleanup ends the call.
     writerFailed = true;
     inFlight.length = 0;
-    notifyPuller();
+    // A puller waiting for room stops now and lets go of the source before the call ends; one waiting for
+    // the client's next message is left to the caller's cleanup (ending the call ends the messages).
+    if (waitingForRoom) {
+      notifyPuller();
+      await pulling;
+    }
     throw error;
   }
   await pulling;

@@ -1,6 +1,11 @@
+import type { ServerDuplexStream } from '@grpc/grpc-js';
+import type { Logger } from 'pino';
 import type { Engine } from '../engine/engine.js';
 import type { FinishPool } from '../fusion/finish-pool.js';
 import { unavailable } from '../errors.js';
+import { log as processLog } from '../logger.js';
+import { ServiceMetrics, type CallName } from '../metrics/service-metrics.js';
+import { StreamMonitor } from './stream-monitor.js';
 
 /** Per-server limits of the streaming calls. */
 export interface StreamLimits {
@@ -21,9 +26,11 @@ export const DEFAULT_STREAM_LIMITS: StreamLimits = {
   allowedUrlSchemes: [],
 };
 
-/** What the streaming handlers share: the engine, the fusion workers, limits, and the drain state. */
+/** What the streaming handlers share: the engine, the fusion workers, limits, metrics and the drain state. */
 export class ServiceContext {
   #activeStreams = 0;
+  #nextStreamId = 1;
+  readonly metrics: ServiceMetrics;
   /** Frames segmented (inferred, fused and encoded) since start, across streams. */
   framesSegmented = 0;
   #draining = false;
@@ -33,19 +40,25 @@ export class ServiceContext {
     readonly engine: Engine,
     readonly finishers: FinishPool,
     readonly limits: StreamLimits,
-  ) {}
+    readonly log: Logger = processLog,
+  ) {
+    this.metrics = new ServiceMetrics(engine, () => this.#activeStreams);
+  }
 
   get activeStreams(): number {
     return this.#activeStreams;
   }
 
-  /** Registers a new stream; UNAVAILABLE while the server drains. */
-  beginStream(): void {
+  /** Registers a new stream and returns its monitor; UNAVAILABLE while the server drains. */
+  openStream(call: CallName, grpcCall: ServerDuplexStream<unknown, unknown>): StreamMonitor {
     if (this.#draining) throw unavailable('the server is shutting down; connect to another replica or retry');
     this.#activeStreams++;
+    return new StreamMonitor(call, this.#nextStreamId++, this.metrics, this.log, grpcCall.getPeer());
   }
 
-  endStream(): void {
+  /** Ends a stream opened with openStream: counts and logs its outcome. */
+  closeStream(monitor: StreamMonitor, grpcCall: ServerDuplexStream<unknown, unknown>): void {
+    monitor.close(grpcCall);
     this.#activeStreams--;
     if (this.#activeStreams === 0) for (const resolve of this.#idleWaiters.splice(0)) resolve();
   }

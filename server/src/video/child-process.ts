@@ -1,5 +1,24 @@
 import type { ChildProcess } from 'node:child_process';
 
+let alive = 0;
+
+/** Counts `child` as alive until it exits or fails to start (for the ffmpeg processes metric). */
+export function trackChild(child: ChildProcess): void {
+  alive++;
+  let counted = true;
+  const done = () => {
+    if (counted) alive--;
+    counted = false;
+  };
+  child.once('exit', done);
+  child.once('error', done);
+}
+
+/** Child processes (ffmpeg, ffprobe) started with trackChild that have not exited. */
+export function aliveChildProcesses(): number {
+  return alive;
+}
+
 /** How long a child gets between SIGTERM and SIGKILL. */
 export const DEFAULT_KILL_GRACE_MS = 2000;
 

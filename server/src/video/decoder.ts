@@ -1,7 +1,7 @@
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import { invalidArgument } from '../errors.js';
-import { exited, terminate, TextTail } from './child-process.js';
+import { exited, terminate, TextTail, trackChild } from './child-process.js';
 import { ffmpegBinary } from './ffmpeg.js';
 
 /** Where the encoded video comes from. */
@@ -89,6 +89,7 @@ export class VideoDecoder {
     // says what happened.
     this.#child.stdin.on('error', () => {});
     this.#child.on('error', () => {}); // spawn failures surface through frames()
+    trackChild(this.#child);
     options.signal?.addEventListener('abort', this.#onAbort, { once: true });
     if (options.input.kind !== 'pipe') this.#child.stdin.end();
   }

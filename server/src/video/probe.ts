@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { trackChild } from './child-process.js';
 import { ffprobeBinary } from './ffmpeg.js';
 
 const execFileAsync = promisify(execFile);
@@ -30,7 +31,7 @@ export async function probeVideo(
   protocols: readonly string[] = ['file'],
 ): Promise<VideoFacts | undefined> {
   try {
-    const { stdout } = await execFileAsync(
+    const running = execFileAsync(
       ffprobeBinary().path,
       [
         '-v',
@@ -47,6 +48,8 @@ export async function probeVideo(
       ],
       { timeout: 15_000 },
     );
+    trackChild(running.child);
+    const { stdout } = await running;
     const json = JSON.parse(stdout) as { streams?: Record<string, unknown>[]; format?: Record<string, unknown> };
     const stream = json.streams?.[0];
     if (stream === undefined) return undefined;
