@@ -143,11 +143,13 @@ try {
               streams: point.streams,
               inFlight: options.inFlight,
               seconds: options.seconds,
+              ...(options.frames === undefined ? {} : { frames: options.frames }),
               fusion: point.fusion,
             })
           : await driveVideos(point.target.client, options.video, {
               streams: point.streams,
               seconds: options.seconds,
+              ...(options.frames === undefined ? {} : { frames: options.frames }),
               fusion: point.fusion,
             });
       point.samples.push(sample);

@@ -15,6 +15,8 @@ export interface BenchOptions {
   readonly frameSize: { readonly width: number; readonly height: number } | undefined;
   /** Length of one measurement, seconds. */
   readonly seconds: number;
+  /** Instead of seconds: frames per measurement (across its streams). */
+  readonly frames: number | undefined;
   /** Measurement rounds; each round visits every point once (interleaved), the median counts. */
   readonly rounds: number;
   /** Frames each stream keeps in flight. */
@@ -36,6 +38,7 @@ export const USAGE = `npm run bench -- [options]
   --video FILE          video the clients send (default models/demo/street.mp4)
   --size WxH            frame size the clients send (default the model's input size)
   --seconds S           length of one measurement (default 6, quick 2)
+  --frames N            or: frames per measurement, across its streams
   --rounds N            interleaved rounds, the median counts (default 3, quick 1)
   --in-flight N         frames in flight per stream (default 2)
   --streams LIST        concurrent streams to sweep (default 1,2,4,8; quick 1,4)
@@ -75,6 +78,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
       video: { type: 'string' },
       size: { type: 'string' },
       seconds: { type: 'string' },
+      frames: { type: 'string' },
       rounds: { type: 'string' },
       'in-flight': { type: 'string', default: '2' },
       streams: { type: 'string' },
@@ -109,6 +113,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     video: values.video ?? `${REPO}models/demo/street.mp4`,
     frameSize,
     seconds: number(values.seconds ?? (quick ? '2' : '6'), 'seconds', 0.5, 600, false),
+    frames: values.frames === undefined ? undefined : number(values.frames, 'frames', 3, 1_000_000),
     rounds: number(values.rounds ?? (quick ? '1' : '3'), 'rounds', 1, 20),
     inFlight: number(values['in-flight'], 'in-flight', 1, 64),
     streams: list(values.streams ?? (quick ? '1,4' : '1,2,4,8'), 'streams', 1, 64),

@@ -1,7 +1,7 @@
 /**
  * Load through StreamFrames: N concurrent streams, each keeping `inFlight` raw frames outstanding (the next
- * frame leaves when a result arrives), for a fixed time. Only results after the first third of the time
- * count (steady state, not the ramp-up).
+ * frame leaves when a result arrives), for a fixed time or a fixed number of frames. Only results after the
+ * first third (of the time, or of the frames) count: the steady state, not the ramp-up.
  */
 import type { FusionsegClient } from '../../clients/src/client.js';
 import type { FrameSet } from './frame-source.js';
@@ -10,26 +10,34 @@ import { LoadSample } from './sample.js';
 export interface StreamLoad {
   readonly streams: number;
   readonly inFlight: number;
+  /** Length of the measurement: seconds, or (when `frames` is set) frames sent across all streams. */
   readonly seconds: number;
+  readonly frames?: number;
   readonly fusion: boolean;
 }
 
 export async function driveStreams(client: FusionsegClient, source: FrameSet, load: StreamLoad): Promise<LoadSample> {
   const sample = new LoadSample();
   const started = performance.now();
-  const deadline = started + load.seconds * 1000;
-  const measureFrom = started + (load.seconds * 1000) / 3;
-  let lastResult = measureFrom;
+  const byFrames = load.frames !== undefined;
+  const deadline = byFrames ? Infinity : started + load.seconds * 1000;
+  let measureFrom = byFrames ? Infinity : started + (load.seconds * 1000) / 3;
+  const warmUpFrames = byFrames ? Math.floor(load.frames / 3) : 0;
+  let sent = 0;
+  let received = 0;
+  let lastResult = started;
+  const more = () => (byFrames ? sent < load.frames : performance.now() < deadline);
 
   async function oneStream(offset: number): Promise<void> {
     const sentAt = new Map<number, number>();
     let outstanding = 0;
     let wake: (() => void) | undefined;
     async function* frames() {
-      for (let i = 0; performance.now() < deadline; i++) {
+      for (let i = 0; more(); i++) {
         while (outstanding >= load.inFlight) await new Promise<void>((resolve) => (wake = resolve));
-        if (performance.now() >= deadline) return;
+        if (!more()) return;
         outstanding++;
+        sent++;
         sentAt.set(i, performance.now());
         const rgb24 = source.frames[(offset + i) % source.frames.length]!;
         yield { frameId: i, raw: { width: source.width, height: source.height, rgb24 } };
@@ -38,7 +46,8 @@ export async function driveStreams(client: FusionsegClient, source: FrameSet, lo
     const results = client.streamFrames(frames(), { decodeMaps: false, fusion: { disabled: !load.fusion } });
     for await (const { result } of results) {
       const now = performance.now();
-      if (now >= measureFrom) {
+      if (byFrames && ++received === warmUpFrames) measureFrom = now;
+      if (now >= measureFrom && (!byFrames || received > warmUpFrames)) {
         sample.add(result, now - sentAt.get(result.frameId)!);
         lastResult = now;
       }
@@ -50,6 +59,6 @@ export async function driveStreams(client: FusionsegClient, source: FrameSet, lo
   }
 
   await Promise.all(Array.from({ length: load.streams }, (_, i) => oneStream(i * 7)));
-  sample.elapsedMs = lastResult - measureFrom;
+  sample.elapsedMs = Math.max(0, lastResult - (Number.isFinite(measureFrom) ? measureFrom : started));
   return sample;
 }

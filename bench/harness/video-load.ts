@@ -1,7 +1,8 @@
 /**
- * Load through ProcessVideo: N concurrent clients, each uploading the video again and again for a fixed time;
- * calls still running at the end are cancelled (a video can be longer than the measurement). Only results
- * after the first third of the time count (steady state: uploads, probes and ffmpeg start-ups overlap).
+ * Load through ProcessVideo: N concurrent clients, each uploading the video again and again, for a fixed
+ * time (calls still running at the end are cancelled: a video can be longer than the measurement) or, when
+ * `frames` is set, one call per client of frames / N frames (max_frames). Only results after the first
+ * third count (steady state: uploads, probes and ffmpeg start-ups overlap).
  */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
@@ -11,6 +12,7 @@ import { LoadSample } from './sample.js';
 export interface VideoLoad {
   readonly streams: number;
   readonly seconds: number;
+  readonly frames?: number;
   readonly fusion: boolean;
 }
 
@@ -18,34 +20,51 @@ export async function driveVideos(client: FusionsegClient, video: string, load: 
   const sample = new LoadSample();
   const { size } = await stat(video);
   const started = performance.now();
-  const deadline = started + load.seconds * 1000;
-  const measureFrom = started + (load.seconds * 1000) / 3;
+  const byFrames = load.frames !== undefined;
+  const deadline = byFrames ? Infinity : started + load.seconds * 1000;
+  let measureFrom = byFrames ? Infinity : started + (load.seconds * 1000) / 3;
+  const warmUpFrames = byFrames ? Math.floor(load.frames / 3) : 0;
+  let received = 0;
+  let lastResult = started;
 
-  async function oneClient(): Promise<void> {
-    while (performance.now() < deadline) {
-      const callStarted = performance.now();
-      let first = true;
-      const upload = createReadStream(video, { highWaterMark: 256 * 1024 }) as AsyncIterable<Uint8Array>;
-      const signal = AbortSignal.timeout(Math.max(1, Math.round(deadline - callStarted)));
-      const results = client.processVideo(
-        { upload, sizeBytes: size },
-        { decodeMaps: false, fusion: { disabled: !load.fusion }, signal },
-      );
-      try {
-        for await (const { result } of results) {
-          const now = performance.now();
-          if (first) sample.firstResults.push(now - callStarted);
-          first = false;
-          if (now >= measureFrom) sample.add(result);
+  async function oneCall(maxFrames: number | undefined): Promise<void> {
+    const callStarted = performance.now();
+    let first = true;
+    const upload = createReadStream(video, { highWaterMark: 256 * 1024 }) as AsyncIterable<Uint8Array>;
+    const signal = byFrames ? undefined : AbortSignal.timeout(Math.max(1, Math.round(deadline - callStarted)));
+    const results = client.processVideo(
+      { upload, sizeBytes: size },
+      {
+        decodeMaps: false,
+        fusion: { disabled: !load.fusion },
+        ...(signal ? { signal } : {}),
+        ...(maxFrames ? { maxFrames } : {}),
+      },
+    );
+    try {
+      for await (const { result } of results) {
+        const now = performance.now();
+        if (first) sample.firstResults.push(now - callStarted);
+        first = false;
+        if (byFrames && ++received === warmUpFrames) measureFrom = now;
+        if (now >= measureFrom && (!byFrames || received > warmUpFrames)) {
+          sample.add(result);
+          lastResult = now;
         }
-      } catch (error: unknown) {
-        if (!signal.aborted) throw error;
       }
+    } catch (error: unknown) {
+      if (!signal?.aborted) throw error;
     }
   }
 
+  async function oneClient(): Promise<void> {
+    if (byFrames) return oneCall(Math.ceil(load.frames / load.streams));
+    while (performance.now() < deadline) await oneCall(undefined);
+  }
+
   await Promise.all(Array.from({ length: load.streams }, oneClient));
-  // Cancelled at the deadline: the window ends there.
-  sample.elapsedMs = Math.min(performance.now(), deadline) - measureFrom;
+  // Timed: cancelled at the deadline, so the window ends there.
+  const end = byFrames ? lastResult : Math.min(performance.now(), deadline);
+  sample.elapsedMs = Math.max(0, end - (Number.isFinite(measureFrom) ? measureFrom : started));
   return sample;
 }

@@ -115,7 +115,7 @@ test('service.yaml: both Services select the pods and target the named gRPC port
   for (const service of services) {
     t.is(service.kind, 'Service');
     for (const [key, value] of Object.entries(service.spec.selector)) {
-      t.is(podLabels[key], value);
+      t.true(podLabels[key] === value, `selector ${key}`);
     }
     const grpc = service.spec.ports.find((p) => p.name === 'grpc');
     t.is(grpc?.port, DEFAULT_PORT);
