@@ -3,7 +3,7 @@
 probabilities before pasting, batch index out) and `model.json`.
 
     /usr/bin/python3 models/export.py --checkpoint models/checkpoints/run/last.pt --out models/default \
-        [--batch 2] [--size 256x512] [--name fusionseg-r18w05-asprp]
+        [--batch 1] [--size 256x512] [--name fusionseg-r18w05-asprp]
 """
 
 from __future__ import annotations
@@ -65,7 +65,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", required=True)
     parser.add_argument("--out", required=True)
-    parser.add_argument("--batch", type=int, default=2, help="the graph's fixed batch size (the engine pads)")
+    parser.add_argument(
+        "--batch", type=int, default=1, help="the graph's fixed batch size: 1 suits CPU sessions; GPUs gain from more (the engine pads)"
+    )
     parser.add_argument("--size", default="256x512")
     parser.add_argument("--name")
     args = parser.parse_args()
