@@ -5,6 +5,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
 import { main as cli } from '../clients/src/cli.js';
 import { DEFAULT_MODEL_DIR } from '../server/src/config.js';
 import { startService } from '../server/src/service.js';
@@ -14,10 +15,11 @@ const video = `${root}models/demo/street.mp4`;
 const out = `${root}out`;
 
 await mkdir(out, { recursive: true });
-const service = await startService({
-  modelDir: process.env['FUSIONSEG_MODEL'] ?? DEFAULT_MODEL_DIR,
-  address: '127.0.0.1:0',
-});
+// The server's own log lines would interleave with the client's progress: warnings and errors only, on stderr.
+const service = await startService(
+  { modelDir: process.env['FUSIONSEG_MODEL'] ?? DEFAULT_MODEL_DIR, address: '127.0.0.1:0' },
+  { log: pino({ level: 'warn' }, pino.destination(2)) },
+);
 let code = 1;
 try {
   const model = service.context.engine.model;
