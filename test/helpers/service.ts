@@ -1,6 +1,7 @@
 import { credentials, Metadata, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js';
 import type { ExecutionContext } from 'ava';
 import { join } from 'node:path';
+import { pino } from 'pino';
 import {
   FrameRequest,
   InputKind,
@@ -37,7 +38,8 @@ export async function startTestService(
       modelDir,
       address: '127.0.0.1:0',
     },
-    hooks,
+    // Tests read outcomes from calls and metrics: only errors of the servers reach the test output.
+    { log: pino({ level: 'error' }, pino.destination(2)), ...hooks },
   );
   const address = `127.0.0.1:${service.port}`;
   const client = new SegmentationServiceClient(address, credentials.createInsecure(), {

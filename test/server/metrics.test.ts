@@ -55,8 +55,8 @@ test('a scrape during a real stream shows it open, its frames in and out, stage 
     t.is(value(during, `fusionseg_stage_duration_seconds_count{stage="${stage}"}`), 3, stage);
   }
   t.true(value(during, 'fusionseg_stage_duration_seconds_sum{stage="inference"}') > 0);
-  t.true(value(during, 'fusionseg_batch_size_count{device="cpu:1"}') >= 1);
-  t.true(value(during, 'fusionseg_batch_size_sum{device="cpu:1"}') >= 3); // the warm-up batch counts too
+  t.true(value(during, 'fusionseg_batch_size_count{session="0",device="cpu:1"}') >= 1);
+  t.true(value(during, 'fusionseg_batch_size_sum{session="0",device="cpu:1"}') >= 3); // the warm-up batch counts too
   t.true(value(during, 'fusionseg_session_busy_seconds_total{session="0",device="cpu:1"}') > 0);
   t.is(value(during, 'fusionseg_queue_depth'), 0);
   t.true(during.has('fusionseg_ffmpeg_processes'));

@@ -57,9 +57,12 @@ interface Waiting {
   readonly reject: (error: unknown) => void;
 }
 
+/** Told of every batch sent to a session: its size, the session's index and its device. */
+export type BatchListener = (size: number, session: number, device: string) => void;
+
 export class Batcher {
   readonly #queue: Waiting[] = [];
-  readonly #batchListeners: ((size: number, device: string) => void)[] = [];
+  readonly #batchListeners: BatchListener[] = [];
   readonly #maxBatch: number;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
@@ -82,7 +85,7 @@ export class Batcher {
    * (zero-copy): the caller must not touch it afterwards.
    */
   /** Calls `listener` with the size and device of every batch sent to a session. */
-  onBatch(listener: (size: number, device: string) => void): void {
+  onBatch(listener: BatchListener): void {
     this.#batchListeners.push(listener);
   }
 
@@ -124,7 +127,8 @@ export class Batcher {
       }
       const batch = this.#queue.splice(0, this.#maxBatch);
       const leftAt = performance.now();
-      for (const listener of this.#batchListeners) listener(batch.length, slot.device.name);
+      const session = this.pool.slots.indexOf(slot);
+      for (const listener of this.#batchListeners) listener(batch.length, session, slot.device.name);
       slot
         .run(
           batch.map((item) => item.frame),

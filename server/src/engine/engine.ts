@@ -3,7 +3,7 @@
  * batcher shared by every stream.
  */
 import { availableParallelism } from 'node:os';
-import { Batcher, batchingOptions, type BatchingOptions, type FrameInference } from './batcher.js';
+import { Batcher, batchingOptions, type BatchingOptions, type BatchListener, type FrameInference } from './batcher.js';
 import { defaultDeviceList, parseDevices, type DeviceSpec } from './devices.js';
 import { loadManifest, type ModelManifest } from './model.js';
 import { SessionPool, type SessionStats } from './session-pool.js';
@@ -61,8 +61,8 @@ export class Engine {
     return this.batcher.maxBatch;
   }
 
-  /** Calls `listener` with the size and device of every batch sent to a session. */
-  onBatch(listener: (size: number, device: string) => void): void {
+  /** Calls `listener` with the size, session index and device of every batch sent to a session. */
+  onBatch(listener: BatchListener): void {
     this.batcher.onBatch(listener);
   }
 

@@ -32,7 +32,7 @@ export class ServiceMetrics {
   readonly #framesFailed: Counter<'call' | 'reason'>;
   readonly #streams: Counter<'call' | 'outcome'>;
   readonly #stageSeconds: Histogram<'stage'>;
-  readonly #batchSize: Histogram<'device'>;
+  readonly #batchSize: Histogram<'session' | 'device'>;
 
   constructor(engine: Engine, activeStreams: () => number) {
     const registry = this.registry;
@@ -79,8 +79,8 @@ export class ServiceMetrics {
     });
     this.#batchSize = new Histogram({
       name: 'fusionseg_batch_size',
-      help: 'Frames per inference batch.',
-      labelNames: ['device'],
+      help: 'Frames per inference batch, by session.',
+      labelNames: ['session', 'device'],
       buckets: [1, 2, 3, 4, 6, 8, 12, 16, 32],
       registers: [registry],
     });
@@ -128,7 +128,7 @@ export class ServiceMetrics {
       },
       1,
     );
-    engine.onBatch((size, device) => this.#batchSize.observe({ device }, size));
+    engine.onBatch((size, session, device) => this.#batchSize.observe({ session: String(session), device }, size));
   }
 
   frameIn(call: CallName): void {
