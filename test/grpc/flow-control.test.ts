@@ -1,8 +1,8 @@
 import test from 'ava';
 import { status } from '@grpc/grpc-js';
 import { connect } from 'node:http2';
-import { FrameRequest, InputKind, MapEncoding } from '../../proto/generated/fusionseg/v1/segmentation.pb.js';
-import { collect, startTestService, streamFramesCall, writeAll } from '../helpers/service.js';
+import { FrameRequest, MapEncoding } from '../../proto/generated/fusionseg/v1/segmentation.pb.js';
+import { collect, openFramesRequest, startTestService, streamFramesCall, writeAll } from '../helpers/service.js';
 
 const W = 512;
 const H = 256;
@@ -10,28 +10,8 @@ const H = 256;
 function frames(count: number, openFirst = true): FrameRequest[] {
   const rgb24 = new Uint8Array(W * H * 3).fill(208);
   const requests: FrameRequest[] = [];
-  if (openFirst) {
-    requests.push({
-      payload: {
-        $case: 'open',
-        open: {
-          // Raw maps: large results, so that unread results fill the transport quickly.
-          options: {
-            model: '',
-            output: {
-              semanticMap: MapEncoding.MAP_ENCODING_RAW,
-              instanceMap: MapEncoding.MAP_ENCODING_RAW,
-              panopticPng: false,
-              sourceResolution: false,
-              detections: false,
-            },
-          },
-          input: InputKind.INPUT_KIND_FRAMES,
-          containerFormat: '',
-        },
-      },
-    });
-  }
+  // Raw maps: large results, so that unread results fill the transport quickly.
+  if (openFirst) requests.push(openFramesRequest(MapEncoding.MAP_ENCODING_RAW));
   for (let i = 0; i < count; i++) {
     requests.push({
       payload: {

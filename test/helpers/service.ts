@@ -117,8 +117,8 @@ export async function childFfmpegCount(): Promise<number> {
   });
 }
 
-/** The "open" message of a frames stream with RLE maps and the server's fusion defaults. */
-export function openFramesRequest(): FrameRequest {
+/** The "open" message of a frames stream with maps in `encoding` (default RLE) and the server's fusion defaults. */
+export function openFramesRequest(encoding: MapEncoding = MapEncoding.MAP_ENCODING_RLE): FrameRequest {
   return {
     payload: {
       $case: 'open',
@@ -126,8 +126,8 @@ export function openFramesRequest(): FrameRequest {
         options: {
           model: '',
           output: {
-            semanticMap: MapEncoding.MAP_ENCODING_RLE,
-            instanceMap: MapEncoding.MAP_ENCODING_RLE,
+            semanticMap: encoding,
+            instanceMap: encoding,
             panopticPng: false,
             sourceResolution: false,
             detections: false,

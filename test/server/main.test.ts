@@ -3,32 +3,17 @@ import { credentials, status } from '@grpc/grpc-js';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  InputKind,
-  SegmentationServiceClient,
-  type FrameRequest,
-} from '../../proto/generated/fusionseg/v1/segmentation.pb.js';
+import { SegmentationServiceClient } from '../../proto/generated/fusionseg/v1/segmentation.pb.js';
 import { tempDir } from '../helpers/clips.js';
 import { writeTestModel } from '../helpers/onnx-models.js';
-import { collect, streamFramesCall } from '../helpers/service.js';
+import { collect, openFramesRequest, solidFrameRequest, streamFramesCall } from '../helpers/service.js';
 import { healthCheck } from '../helpers/standard-services.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const W = 64;
 const H = 32;
-const open: FrameRequest = {
-  payload: { $case: 'open', open: { options: { model: '' }, input: InputKind.INPUT_KIND_FRAMES, containerFormat: '' } },
-};
-const frame = (frameId: number): FrameRequest => ({
-  payload: {
-    $case: 'frame',
-    frame: {
-      frameId,
-      pts: 0,
-      image: { $case: 'raw', raw: { width: W, height: H, rgb24: new Uint8Array(W * H * 3).fill(208) } },
-    },
-  },
-});
+const open = openFramesRequest();
+const frame = (frameId: number) => solidFrameRequest(frameId, W, H, [208, 208, 208]);
 
 test('npm start serves, and SIGTERM drains: running streams finish, new ones are refused, exit 0', async (t) => {
   const modelDir = await writeTestModel(join(await tempDir(t), 'model'));
