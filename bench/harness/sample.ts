@@ -1,16 +1,16 @@
 /** What one measurement of the service collects, and how it becomes a row of figures. */
 import { FrameResult } from '../../proto/generated/fusionseg/v1/segmentation.pb.js';
-import { percentile } from '../../clients/src/summary.js';
+import {
+  latencyPercentiles,
+  stageMs,
+  STAGES,
+  type LatencyPercentiles,
+  type Stage as TimedStage,
+} from '../../clients/src/summary.js';
 
-export const STAGES = ['decode', 'queue', 'inference', 'fusion', 'encode'] as const;
-export type Stage = (typeof STAGES)[number];
-
-export interface LatencyFigures {
-  readonly p50: number;
-  readonly p90: number;
-  readonly p95: number;
-  readonly p99: number;
-}
+/** The stages a report lists on their own; the server's total is reported as `server`. */
+export type Stage = Exclude<TimedStage, 'total'>;
+export type LatencyFigures = LatencyPercentiles;
 
 /** One measurement: frames answered in a time window, and what their results said about the server's time. */
 export class LoadSample {
@@ -21,13 +21,13 @@ export class LoadSample {
   readonly latencies: number[] = [];
   /** ProcessVideo: ms from the call's start to its first result. */
   readonly firstResults: number[] = [];
-  readonly stageSums: Record<Stage | 'server', number> = {
+  readonly stageSums: Record<TimedStage, number> = {
     decode: 0,
     queue: 0,
     inference: 0,
     fusion: 0,
     encode: 0,
-    server: 0,
+    total: 0,
   };
   batchSizes = 0;
   sizedResults = 0;
@@ -41,9 +41,7 @@ export class LoadSample {
       merged.elapsedMs += sample.elapsedMs;
       merged.latencies.push(...sample.latencies);
       merged.firstResults.push(...sample.firstResults);
-      for (const key of Object.keys(merged.stageSums) as (keyof LoadSample['stageSums'])[]) {
-        merged.stageSums[key] += sample.stageSums[key];
-      }
+      for (const stage of STAGES) merged.stageSums[stage] += sample.stageSums[stage];
       merged.batchSizes += sample.batchSizes;
       merged.sizedResults += sample.sizedResults;
       merged.resultBytes += sample.resultBytes;
@@ -54,15 +52,10 @@ export class LoadSample {
   add(result: FrameResult, latencyMs?: number): void {
     this.frames++;
     if (latencyMs !== undefined) this.latencies.push(latencyMs);
-    const t = result.timings;
-    if (t !== undefined) {
-      this.stageSums.decode += t.decodeUs / 1000;
-      this.stageSums.queue += t.queueUs / 1000;
-      this.stageSums.inference += t.inferenceUs / 1000;
-      this.stageSums.fusion += t.fusionUs / 1000;
-      this.stageSums.encode += t.encodeUs / 1000;
-      this.stageSums.server += t.totalUs / 1000;
-      this.batchSizes += t.batchSize;
+    if (result.timings !== undefined) {
+      const ms = stageMs(result.timings);
+      for (const stage of STAGES) this.stageSums[stage] += ms[stage];
+      this.batchSizes += result.timings.batchSize;
     }
     // Result sizes (for the transport bound) from a few results: encoding each one would cost the client.
     if (this.sizedResults < 8) {
@@ -77,13 +70,18 @@ export class LoadSample {
 
   /** Mean ms per frame of each server stage, the server's total, and transport (client latency - server). */
   stagesMs(): Record<Stage | 'server', number> & { transport: number | null } {
-    const n = Math.max(1, this.frames);
-    const means = Object.fromEntries(Object.entries(this.stageSums).map(([k, v]) => [k, v / n])) as Record<
-      Stage | 'server',
-      number
-    >;
+    const mean = (stage: TimedStage) => this.stageSums[stage] / Math.max(1, this.frames);
+    const server = mean('total');
     const latency = this.latencies.length ? this.latencies.reduce((a, b) => a + b, 0) / this.latencies.length : null;
-    return { ...means, transport: latency === null ? null : Math.max(0, latency - means.server) };
+    return {
+      decode: mean('decode'),
+      queue: mean('queue'),
+      inference: mean('inference'),
+      fusion: mean('fusion'),
+      encode: mean('encode'),
+      server,
+      transport: latency === null ? null : Math.max(0, latency - server),
+    };
   }
 
   meanBatchSize(): number {
@@ -95,17 +93,43 @@ export class LoadSample {
   }
 }
 
+/** Latency percentiles, or null without any (ProcessVideo has no per-frame send time). */
 export function latencyFigures(values: readonly number[]): LatencyFigures | null {
-  if (values.length === 0) return null;
-  const sorted = [...values].sort((a, b) => a - b);
-  return {
-    p50: percentile(sorted, 50),
-    p90: percentile(sorted, 90),
-    p95: percentile(sorted, 95),
-    p99: percentile(sorted, 99),
-  };
+  return values.length === 0 ? null : latencyPercentiles(values);
 }
 
-export function mean(values: readonly number[]): number {
-  return values.length ? values.reduce((a, b) => a + b, 0) / values.length : 0;
+/**
+ * A measurement's extent: a time (`seconds`) or a number of frames (`frames`), of which the first third is
+ * the ramp-up and not counted. Results report to `counts()` as they arrive.
+ */
+export class MeasurementWindow {
+  readonly started = performance.now();
+  readonly byFrames: boolean;
+  /** Timed: when sending stops. */
+  readonly deadline: number;
+  #measureFrom: number;
+  readonly #warmUpFrames: number;
+  #received = 0;
+  #lastCounted: number;
+
+  constructor(load: { readonly seconds: number; readonly frames?: number | undefined }) {
+    this.byFrames = load.frames !== undefined;
+    this.deadline = this.byFrames ? Infinity : this.started + load.seconds * 1000;
+    this.#measureFrom = this.byFrames ? Infinity : this.started + (load.seconds * 1000) / 3;
+    this.#warmUpFrames = this.byFrames ? Math.floor(load.frames! / 3) : 0;
+    this.#lastCounted = this.started;
+  }
+
+  /** Takes a result that arrived at `now`; true when it falls in the measured part. */
+  counts(now: number): boolean {
+    if (this.byFrames && ++this.#received === this.#warmUpFrames) this.#measureFrom = now;
+    const counted = now >= this.#measureFrom && (!this.byFrames || this.#received > this.#warmUpFrames);
+    if (counted) this.#lastCounted = now;
+    return counted;
+  }
+
+  /** The measured part's length, up to `end` (default: the last counted result). */
+  elapsedMs(end = this.#lastCounted): number {
+    return Math.max(0, end - (Number.isFinite(this.#measureFrom) ? this.#measureFrom : this.started));
+  }
 }

@@ -5,7 +5,7 @@
  */
 import type { FusionsegClient } from '../../clients/src/client.js';
 import type { FrameSet } from './frame-source.js';
-import { LoadSample } from './sample.js';
+import { LoadSample, MeasurementWindow } from './sample.js';
 
 export interface StreamLoad {
   readonly streams: number;
@@ -18,15 +18,9 @@ export interface StreamLoad {
 
 export async function driveStreams(client: FusionsegClient, source: FrameSet, load: StreamLoad): Promise<LoadSample> {
   const sample = new LoadSample();
-  const started = performance.now();
-  const byFrames = load.frames !== undefined;
-  const deadline = byFrames ? Infinity : started + load.seconds * 1000;
-  let measureFrom = byFrames ? Infinity : started + (load.seconds * 1000) / 3;
-  const warmUpFrames = byFrames ? Math.floor(load.frames / 3) : 0;
+  const measured = new MeasurementWindow(load);
   let sent = 0;
-  let received = 0;
-  let lastResult = started;
-  const more = () => (byFrames ? sent < load.frames : performance.now() < deadline);
+  const more = () => (load.frames !== undefined ? sent < load.frames : performance.now() < measured.deadline);
 
   async function oneStream(offset: number): Promise<void> {
     const sentAt = new Map<number, number>();
@@ -46,11 +40,7 @@ export async function driveStreams(client: FusionsegClient, source: FrameSet, lo
     const results = client.streamFrames(frames(), { decodeMaps: false, fusion: { disabled: !load.fusion } });
     for await (const { result } of results) {
       const now = performance.now();
-      if (byFrames && ++received === warmUpFrames) measureFrom = now;
-      if (now >= measureFrom && (!byFrames || received > warmUpFrames)) {
-        sample.add(result, now - sentAt.get(result.frameId)!);
-        lastResult = now;
-      }
+      if (measured.counts(now)) sample.add(result, now - sentAt.get(result.frameId)!);
       sentAt.delete(result.frameId);
       outstanding--;
       wake?.();
@@ -59,6 +49,6 @@ export async function driveStreams(client: FusionsegClient, source: FrameSet, lo
   }
 
   await Promise.all(Array.from({ length: load.streams }, (_, i) => oneStream(i * 7)));
-  sample.elapsedMs = Math.max(0, lastResult - (Number.isFinite(measureFrom) ? measureFrom : started));
+  sample.elapsedMs = measured.elapsedMs();
   return sample;
 }

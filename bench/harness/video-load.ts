@@ -7,7 +7,7 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { FusionsegClient } from '../../clients/src/client.js';
-import { LoadSample } from './sample.js';
+import { LoadSample, MeasurementWindow } from './sample.js';
 
 export interface VideoLoad {
   readonly streams: number;
@@ -19,13 +19,8 @@ export interface VideoLoad {
 export async function driveVideos(client: FusionsegClient, video: string, load: VideoLoad): Promise<LoadSample> {
   const sample = new LoadSample();
   const { size } = await stat(video);
-  const started = performance.now();
-  const byFrames = load.frames !== undefined;
-  const deadline = byFrames ? Infinity : started + load.seconds * 1000;
-  let measureFrom = byFrames ? Infinity : started + (load.seconds * 1000) / 3;
-  const warmUpFrames = byFrames ? Math.floor(load.frames / 3) : 0;
-  let received = 0;
-  let lastResult = started;
+  const measured = new MeasurementWindow(load);
+  const { byFrames, deadline } = measured;
 
   async function oneCall(maxFrames: number | undefined): Promise<void> {
     const callStarted = performance.now();
@@ -46,11 +41,7 @@ export async function driveVideos(client: FusionsegClient, video: string, load: 
         const now = performance.now();
         if (first) sample.firstResults.push(now - callStarted);
         first = false;
-        if (byFrames && ++received === warmUpFrames) measureFrom = now;
-        if (now >= measureFrom && (!byFrames || received > warmUpFrames)) {
-          sample.add(result);
-          lastResult = now;
-        }
+        if (measured.counts(now)) sample.add(result);
       }
     } catch (error: unknown) {
       if (!signal?.aborted) throw error;
@@ -58,13 +49,12 @@ export async function driveVideos(client: FusionsegClient, video: string, load: 
   }
 
   async function oneClient(): Promise<void> {
-    if (byFrames) return oneCall(Math.ceil(load.frames / load.streams));
+    if (load.frames !== undefined) return oneCall(Math.ceil(load.frames / load.streams));
     while (performance.now() < deadline) await oneCall(undefined);
   }
 
   await Promise.all(Array.from({ length: load.streams }, oneClient));
   // Timed: cancelled at the deadline, so the window ends there.
-  const end = byFrames ? lastResult : Math.min(performance.now(), deadline);
-  sample.elapsedMs = Math.max(0, end - (Number.isFinite(measureFrom) ? measureFrom : started));
+  sample.elapsedMs = byFrames ? measured.elapsedMs() : measured.elapsedMs(Math.min(performance.now(), deadline));
   return sample;
 }

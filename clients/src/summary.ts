@@ -1,4 +1,27 @@
-import type { FrameResult } from '../../proto/generated/fusionseg/v1/segmentation.pb.js';
+import type { FrameResult, StageTimings } from '../../proto/generated/fusionseg/v1/segmentation.pb.js';
+
+/** The server-side stages a result's timings report (total: the frame's whole time on the server). */
+export const STAGES = ['decode', 'queue', 'inference', 'fusion', 'encode', 'total'] as const;
+export type Stage = (typeof STAGES)[number];
+
+export interface LatencyPercentiles {
+  readonly p50: number;
+  readonly p90: number;
+  readonly p95: number;
+  readonly p99: number;
+}
+
+/** A result's stage times in milliseconds. */
+export function stageMs(timings: StageTimings): Record<Stage, number> {
+  return {
+    decode: timings.decodeUs / 1000,
+    queue: timings.queueUs / 1000,
+    inference: timings.inferenceUs / 1000,
+    fusion: timings.fusionUs / 1000,
+    encode: timings.encodeUs / 1000,
+    total: timings.totalUs / 1000,
+  };
+}
 
 /** What a run measured: frames, throughput, latency percentiles, and where a frame's time went. */
 export interface RunSummary {
@@ -6,9 +29,9 @@ export interface RunSummary {
   readonly seconds: number;
   readonly fps: number;
   /** Client-observed latency from sending a frame (or its first byte) to its result, ms. */
-  readonly latencyMs: { readonly p50: number; readonly p90: number; readonly p95: number; readonly p99: number };
+  readonly latencyMs: LatencyPercentiles;
   /** Mean server-side stage times per frame, ms. */
-  readonly stagesMs: Readonly<Record<'decode' | 'queue' | 'inference' | 'fusion' | 'encode' | 'total', number>>;
+  readonly stagesMs: Readonly<Record<Stage, number>>;
   /** Fusion's share of the server-side time of a frame. */
   readonly fusionShare: number;
 }
@@ -26,48 +49,40 @@ export function percentile(sorted: readonly number[], p: number): number {
   return sorted[rank]!;
 }
 
+/** p50, p90, p95 and p99 of `values` (any order); 0 for none. */
+export function latencyPercentiles(values: readonly number[]): LatencyPercentiles {
+  const sorted = [...values].sort((a, b) => a - b);
+  return {
+    p50: percentile(sorted, 50),
+    p90: percentile(sorted, 90),
+    p95: percentile(sorted, 95),
+    p99: percentile(sorted, 99),
+  };
+}
+
 export class SummaryBuilder {
   readonly #started = performance.now();
   readonly #latencies: number[] = [];
-  readonly #sums = { decode: 0, queue: 0, inference: 0, fusion: 0, encode: 0, total: 0 };
+  readonly #sums: Record<Stage, number> = { decode: 0, queue: 0, inference: 0, fusion: 0, encode: 0, total: 0 };
   #frames = 0;
 
   add(result: FrameResult, latencyMs: number | undefined): void {
     this.#frames++;
     if (latencyMs !== undefined) this.#latencies.push(latencyMs);
-    const t = result.timings;
-    if (t === undefined) return;
-    this.#sums.decode += t.decodeUs / 1000;
-    this.#sums.queue += t.queueUs / 1000;
-    this.#sums.inference += t.inferenceUs / 1000;
-    this.#sums.fusion += t.fusionUs / 1000;
-    this.#sums.encode += t.encodeUs / 1000;
-    this.#sums.total += t.totalUs / 1000;
+    if (result.timings === undefined) return;
+    const ms = stageMs(result.timings);
+    for (const stage of STAGES) this.#sums[stage] += ms[stage];
   }
 
   build(): RunSummary {
     const seconds = (performance.now() - this.#started) / 1000;
-    const sorted = [...this.#latencies].sort((a, b) => a - b);
     const n = Math.max(1, this.#frames);
-    const mean = (value: number) => value / n;
     return {
       frames: this.#frames,
       seconds,
       fps: seconds > 0 ? this.#frames / seconds : 0,
-      latencyMs: {
-        p50: percentile(sorted, 50),
-        p90: percentile(sorted, 90),
-        p95: percentile(sorted, 95),
-        p99: percentile(sorted, 99),
-      },
-      stagesMs: {
-        decode: mean(this.#sums.decode),
-        queue: mean(this.#sums.queue),
-        inference: mean(this.#sums.inference),
-        fusion: mean(this.#sums.fusion),
-        encode: mean(this.#sums.encode),
-        total: mean(this.#sums.total),
-      },
+      latencyMs: latencyPercentiles(this.#latencies),
+      stagesMs: Object.fromEntries(STAGES.map((stage) => [stage, this.#sums[stage] / n])) as Record<Stage, number>,
       fusionShare: this.#sums.total > 0 ? this.#sums.fusion / this.#sums.total : 0,
     };
   }

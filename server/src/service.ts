@@ -68,7 +68,7 @@ export async function startService(
   let metricsServer: MetricsServer | undefined;
   try {
     await hooks.onListening?.(port);
-    engine = await Engine.start({
+    const loaded = await Engine.start({
       modelDir: config.modelDir,
       ...(config.devices === undefined ? {} : { devices: config.devices }),
       batching: {
@@ -77,10 +77,12 @@ export async function startService(
         ...(config.maxQueue === undefined ? {} : { maxQueue: config.maxQueue }),
       },
     });
-    finishers = await FinishPool.start(config.fusionWorkers ?? 1, engine.model.labelSpace.definition);
+    engine = loaded;
+    const pool = await FinishPool.start(config.fusionWorkers ?? 1, loaded.model.labelSpace.definition);
+    finishers = pool;
     const context = new ServiceContext(
-      engine,
-      finishers,
+      loaded,
+      pool,
       {
         framesInFlight: config.framesInFlight ?? DEFAULT_STREAM_LIMITS.framesInFlight,
         maxUploadBytes: config.maxUploadBytes ?? DEFAULT_STREAM_LIMITS.maxUploadBytes,
@@ -90,20 +92,20 @@ export async function startService(
       hooks.log,
     );
     // Warm up: the first run of a session allocates and plans; no client frame should pay for that.
-    const { width, height } = engine.model.input;
-    const warming = engine;
-    await Promise.all(engine.devices.map(() => warming.infer(new Uint8Array(width * height * 3))));
-    if (config.metricsPort !== undefined) {
-      const host = config.address.replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1');
-      metricsServer = await startMetricsServer(context.metrics.registry, host, config.metricsPort);
-    }
+    const { width, height } = loaded.model.input;
+    await Promise.all(loaded.devices.map(() => loaded.infer(new Uint8Array(width * height * 3))));
+    const metricsHost = config.address.replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1');
+    const metrics =
+      config.metricsPort === undefined
+        ? undefined
+        : await startMetricsServer(context.metrics.registry, metricsHost, config.metricsPort);
+    metricsServer = metrics;
     handlers = {
       streamFrames: streamFrames(context),
       processVideo: processVideo(context),
       getModelInfo: getModelInfo(context),
     };
     server.setServing('SERVING');
-    const [running, pool, metrics] = [engine, finishers, metricsServer];
     return {
       server,
       context,
@@ -122,7 +124,7 @@ export async function startService(
         clearTimeout(timer);
         await server.shutdown(1000);
         await metrics?.close();
-        await Promise.all([running.close(), pool.close()]);
+        await Promise.all([loaded.close(), pool.close()]);
       },
     };
   } catch (error: unknown) {

@@ -80,11 +80,7 @@ export class Batcher {
     return this.#queue.length;
   }
 
-  /**
-   * Queues one RGB24 frame at the model's input size. Its buffer is transferred to a session worker
-   * (zero-copy): the caller must not touch it afterwards.
-   */
-  /** Calls `listener` with the size and device of every batch sent to a session. */
+  /** Calls `listener` with the size, session index and device of every batch sent to a session. */
   onBatch(listener: BatchListener): void {
     this.#batchListeners.push(listener);
   }
@@ -94,6 +90,10 @@ export class Batcher {
     return this.#maxBatch;
   }
 
+  /**
+   * Queues one RGB24 frame at the model's input size. Its buffer is transferred to a session worker
+   * (zero-copy): the caller must not touch it afterwards.
+   */
   submit(frame: Uint8Array, signal?: AbortSignal): Promise<FrameInference> {
     if (this.#closed) return Promise.reject(cancelled('the inference engine is shut down'));
     if (signal?.aborted) return Promise.reject(cancelled('the stream was cancelled'));

@@ -18,7 +18,6 @@ export async function runOrdered<In, Out>(
   let sourceDone = false;
   let sourceFailure: { readonly error: unknown } | undefined;
   let writerFailed = false;
-  let waitingForRoom = false;
   let wakeWriter: (() => void) | undefined;
   let wakePuller: (() => void) | undefined;
   const notifyWriter = () => {
@@ -37,11 +36,7 @@ export async function runOrdered<In, Out>(
         result.catch(() => {}); // observed when its turn comes; never an unhandled rejection meanwhile
         inFlight.push(result);
         notifyWriter();
-        while (inFlight.length >= window && !writerFailed) {
-          waitingForRoom = true;
-          await new Promise<void>((resolve) => (wakePuller = resolve));
-          waitingForRoom = false;
-        }
+        while (inFlight.length >= window && !writerFailed) await new Promise<void>((resolve) => (wakePuller = resolve));
         if (writerFailed) return;
       }
     } catch (error: unknown) {
@@ -65,15 +60,11 @@ export async function runOrdered<In, Out>(
       notifyPuller();
     }
   } catch (error: unknown) {
-    // The puller may be waiting for the client's next message; the caller's cleanup ends the call.
+    // A puller waiting for room stops now; one waiting for the client's next message is left to the
+    // caller's cleanup (ending the call ends the messages).
     writerFailed = true;
     inFlight.length = 0;
-    // A puller waiting for room stops now and lets go of the source before the call ends; one waiting for
-    // the client's next message is left to the caller's cleanup (ending the call ends the messages).
-    if (waitingForRoom) {
-      notifyPuller();
-      await pulling;
-    }
+    notifyPuller();
     throw error;
   }
   await pulling;
