@@ -38,7 +38,8 @@ export const USAGE = `npm run bench -- [options]
   --video FILE          video the clients send (default models/demo/street.mp4)
   --size WxH            frame size the clients send (default the model's input size)
   --seconds S           length of one measurement (default 6, quick 2)
-  --frames N            or: frames per measurement, across its streams
+  --frames N            or: frames per measurement, across its streams (quick default 24: a quick run
+                        measures by frames, so a slow start-up cannot leave a time window empty)
   --rounds N            interleaved rounds, the median counts (default 3, quick 1)
   --in-flight N         frames in flight per stream (default 2)
   --streams LIST        concurrent streams to sweep (default 1,2,4,8; quick 1,4)
@@ -113,7 +114,12 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     video: values.video ?? `${REPO}models/demo/street.mp4`,
     frameSize,
     seconds: number(values.seconds ?? (quick ? '2' : '6'), 'seconds', 0.5, 600, false),
-    frames: values.frames === undefined ? undefined : number(values.frames, 'frames', 3, 1_000_000),
+    frames:
+      values.frames === undefined
+        ? quick && values.seconds === undefined
+          ? 24
+          : undefined
+        : number(values.frames, 'frames', 3, 1_000_000),
     rounds: number(values.rounds ?? (quick ? '1' : '3'), 'rounds', 1, 20),
     inFlight: number(values['in-flight'], 'in-flight', 1, 64),
     streams: list(values.streams ?? (quick ? '1,4' : '1,2,4,8'), 'streams', 1, 64),
