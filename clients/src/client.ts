@@ -16,6 +16,7 @@ import {
   FusionOptions,
   InputKind,
   OutputOptions,
+  OverloadPolicy,
   SegmentationServiceClient,
   type FrameRequest,
   type FrameResult,
@@ -40,6 +41,8 @@ export interface CallOptions {
   readonly model?: string;
   readonly output?: Partial<OutputOptions>;
   readonly fusion?: Partial<FusionOptions>;
+  /** What the stream's frames do when the server is overloaded: wait (default) or drop the oldest (live sources). */
+  readonly overload?: OverloadPolicy;
   /** Decode the maps into typed arrays (default true); false leaves `semantic` and `instance` undefined. */
   readonly decodeMaps?: boolean;
 }
@@ -263,5 +266,6 @@ function streamOptions(options: CallOptions) {
     model: options.model ?? '',
     output: OutputOptions.fromPartial(options.output ?? {}),
     fusion: FusionOptions.fromPartial(options.fusion ?? {}),
+    overload: options.overload ?? OverloadPolicy.OVERLOAD_POLICY_UNSPECIFIED,
   };
 }

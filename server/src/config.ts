@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_BATCHING } from './engine/batcher.js';
 import { LOG_LEVELS, type LogLevel } from './logger.js';
 import { DEFAULT_STREAM_LIMITS } from './pipeline/service-context.js';
+import { DEFAULT_CONTAINERS, NEVER_ALLOWED_CONTAINERS } from './video/containers.js';
 import { SUPPORTED_URL_SCHEMES } from './video/media-access.js';
 
 export interface ServerConfig {
@@ -24,15 +25,35 @@ export interface ServerConfig {
   readonly fusionWorkers: number;
   readonly mediaRoot: string | undefined;
   readonly allowUrlSchemes: readonly string[];
+  /** Hosts or CIDRs URL sources may reach although they resolve to loopback or private addresses. */
+  readonly allowUrlHosts: readonly string[];
+  /** How long ffmpeg waits for a URL source's data before the stream ends UNAVAILABLE. */
+  readonly urlTimeoutMs: number;
+  /** ffmpeg demuxers client media may be opened as (single-file video containers only). */
+  readonly allowContainers: readonly string[];
+  /** The largest declared video frame (width x height) decoded; larger is INVALID_ARGUMENT before decoding. */
+  readonly maxPixels: number;
   readonly maxUploadBytes: number;
+  /** Streams open at once; one more is RESOURCE_EXHAUSTED at open (never after acceptance). */
+  readonly maxStreams: number;
+  /** ffmpeg decoders running at once (encoded-video streams and ProcessVideo); more is RESOURCE_EXHAUSTED at open. */
+  readonly maxDecoders: number;
+  /** A stream with no client message and nothing in flight for this long ends DEADLINE_EXCEEDED; 0 = never. */
+  readonly streamIdleTimeoutMs: number;
   readonly tlsCert: string | undefined;
   readonly tlsKey: string | undefined;
+  /** PEM CA bundle: client certificates are then required and verified against it (mutual TLS). */
+  readonly tlsClientCa: string | undefined;
+  /** A file of bearer tokens, one a line; calls without one of them are UNAUTHENTICATED (health is exempt). */
+  readonly authTokensFile: string | undefined;
   readonly drainTimeoutMs: number;
   readonly logLevel: LogLevel;
   /** JSON lines (for log collectors) or human-readable lines (for terminals). */
   readonly logFormat: LogFormat;
-  /** Port of the Prometheus `/metrics` endpoint (on the host of `address`); undefined = off. */
+  /** Port of the Prometheus `/metrics` endpoint; undefined = off. */
   readonly metricsPort: number | undefined;
+  /** Host `/metrics` binds to (default 127.0.0.1: not exposed unless asked). */
+  readonly metricsAddress: string;
   /** The config file read, if any. */
   readonly configFile: string | undefined;
 }
@@ -47,6 +68,9 @@ export const DEFAULT_MODEL_DIR =
     .find((dir) => existsSync(join(dir, 'model.json'))) ??
   fileURLToPath(new URL('../../models/default', import.meta.url));
 export const DEFAULT_PORT = 50051;
+export const DEFAULT_MAX_PIXELS = 4096 * 2160;
+export const DEFAULT_MAX_STREAMS = 64;
+export const DEFAULT_MAX_DECODERS = 32;
 
 interface Option {
   readonly flag: string;
@@ -97,19 +121,69 @@ const OPTIONS = {
     env: 'FUSIONSEG_ALLOW_URL_SCHEMES',
     help: `URL schemes ProcessVideo may open (${SUPPORTED_URL_SCHEMES.join(', ')})`,
   },
+  allowUrlHosts: {
+    flag: 'allow-url-hosts',
+    env: 'FUSIONSEG_ALLOW_URL_HOSTS',
+    help: 'hosts or CIDRs URL sources may reach although loopback/private (default none)',
+  },
+  urlTimeoutS: {
+    flag: 'url-timeout-s',
+    env: 'FUSIONSEG_URL_TIMEOUT_S',
+    help: 'a URL source silent this long ends the stream UNAVAILABLE (default 10)',
+  },
+  allowContainers: {
+    flag: 'allow-containers',
+    env: 'FUSIONSEG_ALLOW_CONTAINERS',
+    help: `ffmpeg demuxers media may be opened as (default ${DEFAULT_CONTAINERS.join(',')})`,
+  },
+  maxPixels: {
+    flag: 'max-pixels',
+    env: 'FUSIONSEG_MAX_PIXELS',
+    help: `largest video frame, width x height (default ${DEFAULT_MAX_PIXELS}, 4096x2160)`,
+  },
   maxUploadBytes: { flag: 'max-upload-bytes', env: 'FUSIONSEG_MAX_UPLOAD_BYTES', help: 'largest video upload' },
+  maxStreams: {
+    flag: 'max-streams',
+    env: 'FUSIONSEG_MAX_STREAMS',
+    help: `streams open at once (default ${DEFAULT_MAX_STREAMS})`,
+  },
+  maxDecoders: {
+    flag: 'max-decoders',
+    env: 'FUSIONSEG_MAX_DECODERS',
+    help: `ffmpeg decoders at once (default ${DEFAULT_MAX_DECODERS})`,
+  },
+  streamIdleTimeoutS: {
+    flag: 'stream-idle-timeout-s',
+    env: 'FUSIONSEG_STREAM_IDLE_TIMEOUT_S',
+    help: 'end a stream idle this long: no message, nothing in flight (default 60; 0 = never)',
+  },
   tlsCert: {
     flag: 'tls-cert',
     env: 'FUSIONSEG_TLS_CERT',
     help: 'PEM certificate chain (TLS on when given with --tls-key)',
   },
   tlsKey: { flag: 'tls-key', env: 'FUSIONSEG_TLS_KEY', help: 'PEM private key' },
+  tlsClientCa: {
+    flag: 'tls-client-ca',
+    env: 'FUSIONSEG_TLS_CLIENT_CA',
+    help: 'PEM CA: require client certificates signed by it (mutual TLS; needs --tls-cert)',
+  },
+  authTokensFile: {
+    flag: 'auth-tokens-file',
+    env: 'FUSIONSEG_AUTH_TOKENS_FILE',
+    help: 'bearer tokens, one a line: calls must send one (health is exempt)',
+  },
   logLevel: { flag: 'log-level', env: 'FUSIONSEG_LOG_LEVEL', help: `${LOG_LEVELS.join(', ')} (default info)` },
   logFormat: { flag: 'log-format', env: 'FUSIONSEG_LOG_FORMAT', help: 'json (default) or pretty (for terminals)' },
   metricsPort: {
     flag: 'metrics-port',
     env: 'FUSIONSEG_METRICS_PORT',
     help: 'serve Prometheus metrics on GET /metrics at this port (off by default)',
+  },
+  metricsAddress: {
+    flag: 'metrics-address',
+    env: 'FUSIONSEG_METRICS_ADDRESS',
+    help: 'host /metrics binds to (default 127.0.0.1)',
   },
   drainTimeoutS: {
     flag: 'drain-timeout-s',
@@ -215,10 +289,38 @@ export function parseServerConfig(argv: readonly string[], env: NodeJS.ProcessEn
       );
     }
   }
+  const list = (option: Option): string[] =>
+    (raw(option) ?? '')
+      .split(',')
+      .map((item) => item.trim())
+      .filter((item) => item !== '');
+  const containers =
+    raw(OPTIONS.allowContainers) === undefined ? [...DEFAULT_CONTAINERS] : list(OPTIONS.allowContainers);
+  for (const container of containers) {
+    if (!/^[a-z0-9_]+$/.test(container)) {
+      throw new TypeError(`${named(OPTIONS.allowContainers)}: "${container}" is not an ffmpeg demuxer name`);
+    }
+    if (NEVER_ALLOWED_CONTAINERS.includes(container)) {
+      throw new TypeError(
+        `${named(OPTIONS.allowContainers)}: "${container}" opens other files or URLs named in its data and is never allowed`,
+      );
+    }
+  }
+  if (containers.length === 0) throw new TypeError(`${named(OPTIONS.allowContainers)} must name at least one demuxer`);
+  const urlHosts = list(OPTIONS.allowUrlHosts);
+  for (const host of urlHosts) {
+    if (!/^[\w.:-]+(\/\d{1,3})?$/.test(host)) {
+      throw new TypeError(`${named(OPTIONS.allowUrlHosts)}: "${host}" is not a host name, address or CIDR`);
+    }
+  }
   const tlsCert = raw(OPTIONS.tlsCert);
   const tlsKey = raw(OPTIONS.tlsKey);
   if ((tlsCert === undefined) !== (tlsKey === undefined)) {
     throw new TypeError('--tls-cert and --tls-key (FUSIONSEG_TLS_CERT, FUSIONSEG_TLS_KEY) go together');
+  }
+  const tlsClientCa = raw(OPTIONS.tlsClientCa);
+  if (tlsClientCa !== undefined && tlsCert === undefined) {
+    throw new TypeError(`${named(OPTIONS.tlsClientCa)} needs --tls-cert and --tls-key (mutual TLS is TLS first)`);
   }
   const logLevel = raw(OPTIONS.logLevel) ?? 'info';
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
@@ -235,6 +337,7 @@ export function parseServerConfig(argv: readonly string[], env: NodeJS.ProcessEn
     logFormat: logFormat as LogFormat,
     metricsPort:
       metricsText === undefined || metricsText === '' ? undefined : integer(OPTIONS.metricsPort, 0, 0, 65_535),
+    metricsAddress: raw(OPTIONS.metricsAddress) ?? '127.0.0.1',
     modelDir: raw(OPTIONS.model) ?? DEFAULT_MODEL_DIR,
     address: raw(OPTIONS.address) ?? `0.0.0.0:${DEFAULT_PORT}`,
     devices: raw(OPTIONS.devices),
@@ -245,9 +348,18 @@ export function parseServerConfig(argv: readonly string[], env: NodeJS.ProcessEn
     fusionWorkers: integer(OPTIONS.fusionWorkers, Math.max(1, Math.floor(availableParallelism() / 2)), 1, 64),
     mediaRoot: raw(OPTIONS.mediaRoot),
     allowUrlSchemes: schemes,
+    allowUrlHosts: urlHosts,
+    urlTimeoutMs: integer(OPTIONS.urlTimeoutS, 10, 1, 3600) * 1000,
+    allowContainers: containers,
+    maxPixels: integer(OPTIONS.maxPixels, DEFAULT_MAX_PIXELS, 1, 2 ** 31),
     maxUploadBytes: integer(OPTIONS.maxUploadBytes, DEFAULT_STREAM_LIMITS.maxUploadBytes, 1, Number.MAX_SAFE_INTEGER),
+    maxStreams: integer(OPTIONS.maxStreams, DEFAULT_MAX_STREAMS, 1, 100_000),
+    maxDecoders: integer(OPTIONS.maxDecoders, DEFAULT_MAX_DECODERS, 1, 10_000),
+    streamIdleTimeoutMs: integer(OPTIONS.streamIdleTimeoutS, 60, 0, 86_400) * 1000,
     tlsCert,
     tlsKey,
+    tlsClientCa,
+    authTokensFile: raw(OPTIONS.authTokensFile),
     drainTimeoutMs: integer(OPTIONS.drainTimeoutS, 30, 0, 86_400) * 1000,
   };
 }

@@ -12,6 +12,7 @@ const openVideo = (fields: Partial<OpenVideo>): VideoRequest => ({
     open: {
       options: {
         model: '',
+        overload: 0,
         output: {
           semanticMap: MapEncoding.MAP_ENCODING_RLE,
           instanceMap: MapEncoding.MAP_ENCODING_RLE,

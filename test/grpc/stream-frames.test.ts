@@ -35,6 +35,7 @@ const open = (options: Partial<FrameRequest['payload'] & object> = {}): FrameReq
     open: {
       options: {
         model: '',
+        overload: 0,
         output: {
           semanticMap: MapEncoding.MAP_ENCODING_RLE,
           instanceMap: MapEncoding.MAP_ENCODING_RAW,
@@ -136,6 +137,7 @@ test("output.detections returns the instance head's detections before fusion, wi
     if (request.payload?.$case === 'open') {
       request.payload.open.options = {
         model: '',
+        overload: 0,
         output: { ...request.payload.open.options!.output!, detections: true },
         fusion: { disabled, consistency: 0 },
       };
@@ -283,7 +285,7 @@ test('bad options are INVALID_ARGUMENT naming the field; an unknown model is NOT
         payload: {
           $case: 'open',
           open: {
-            options: { model: '', fusion: { disabled: false, scoreThreshold: 2, consistency: 0 } },
+            options: { model: '', overload: 0, fusion: { disabled: false, scoreThreshold: 2, consistency: 0 } },
             input: 0,
             containerFormat: '',
           },
@@ -293,7 +295,7 @@ test('bad options are INVALID_ARGUMENT naming the field; an unknown model is NOT
       /options.fusion.score_threshold must be between 0 and 1, got 2/,
     ],
     [
-      { payload: { $case: 'open', open: { options: { model: 'nope' }, input: 0, containerFormat: '' } } },
+      { payload: { $case: 'open', open: { options: { model: 'nope', overload: 0 }, input: 0, containerFormat: '' } } },
       status.NOT_FOUND,
       /no model named "nope"/,
     ],

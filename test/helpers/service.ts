@@ -125,6 +125,7 @@ export function openFramesRequest(encoding: MapEncoding = MapEncoding.MAP_ENCODI
       open: {
         options: {
           model: '',
+          overload: 0,
           output: {
             semanticMap: encoding,
             instanceMap: encoding,

@@ -83,6 +83,7 @@ export async function segmentFrame(frame: DecodedFrame, context: StreamContext):
     totalFrames: context.totalFrames,
     droppedComponents: finished.droppedComponents,
     detections,
+    dropped: false,
   };
 }
 

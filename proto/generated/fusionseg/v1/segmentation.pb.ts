@@ -123,6 +123,57 @@ export function consistencyToJSON(object: Consistency): string {
   }
 }
 
+/** What a stream's frames do when the server has more work than it can take at once. */
+export enum OverloadPolicy {
+  /** OVERLOAD_POLICY_UNSPECIFIED - wait */
+  OVERLOAD_POLICY_UNSPECIFIED = 0,
+  /**
+   * OVERLOAD_POLICY_WAIT - The stream is slowed, never dropped: its frames wait their (fair, round-robin) turn for inference and,
+   * once its window of frames in flight is full, the server stops reading its messages, so HTTP/2 flow
+   * control slows the client. Every frame is segmented.
+   */
+  OVERLOAD_POLICY_WAIT = 1,
+  /**
+   * OVERLOAD_POLICY_DROP_OLDEST - For live sources that must not fall behind: when the stream's window is full and a new frame arrives,
+   * the oldest of its frames still waiting for inference is dropped. A dropped frame is still answered, in
+   * order, with `dropped = true` and no maps or segments, so nothing is lost silently.
+   */
+  OVERLOAD_POLICY_DROP_OLDEST = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function overloadPolicyFromJSON(object: any): OverloadPolicy {
+  switch (object) {
+    case 0:
+    case "OVERLOAD_POLICY_UNSPECIFIED":
+      return OverloadPolicy.OVERLOAD_POLICY_UNSPECIFIED;
+    case 1:
+    case "OVERLOAD_POLICY_WAIT":
+      return OverloadPolicy.OVERLOAD_POLICY_WAIT;
+    case 2:
+    case "OVERLOAD_POLICY_DROP_OLDEST":
+      return OverloadPolicy.OVERLOAD_POLICY_DROP_OLDEST;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return OverloadPolicy.UNRECOGNIZED;
+  }
+}
+
+export function overloadPolicyToJSON(object: OverloadPolicy): string {
+  switch (object) {
+    case OverloadPolicy.OVERLOAD_POLICY_UNSPECIFIED:
+      return "OVERLOAD_POLICY_UNSPECIFIED";
+    case OverloadPolicy.OVERLOAD_POLICY_WAIT:
+      return "OVERLOAD_POLICY_WAIT";
+    case OverloadPolicy.OVERLOAD_POLICY_DROP_OLDEST:
+      return "OVERLOAD_POLICY_DROP_OLDEST";
+    case OverloadPolicy.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 export enum InputKind {
   /** INPUT_KIND_UNSPECIFIED - frames */
   INPUT_KIND_UNSPECIFIED = 0,
@@ -260,6 +311,7 @@ export interface StreamOptions {
   model: string;
   output?: OutputOptions | undefined;
   fusion?: FusionOptions | undefined;
+  overload: OverloadPolicy;
 }
 
 export interface OpenStream {
@@ -416,6 +468,12 @@ export interface FrameResult {
   droppedComponents: number;
   /** The detections before fusion, when output.detections asked for them. */
   detections: Detection[];
+  /**
+   * The frame was not segmented: the stream fell behind with `overload = OVERLOAD_POLICY_DROP_OLDEST` and
+   * this frame was dropped to catch up. Maps, segments and detections are then empty; index, frame_id and
+   * pts still say which frame it was.
+   */
+  dropped: boolean;
 }
 
 export interface GetModelInfoRequest {
@@ -835,7 +893,7 @@ export const OutputOptions: MessageFns<OutputOptions> = {
 };
 
 function createBaseStreamOptions(): StreamOptions {
-  return { model: "", output: undefined, fusion: undefined };
+  return { model: "", output: undefined, fusion: undefined, overload: 0 };
 }
 
 export const StreamOptions: MessageFns<StreamOptions> = {
@@ -848,6 +906,9 @@ export const StreamOptions: MessageFns<StreamOptions> = {
     }
     if (message.fusion !== undefined) {
       FusionOptions.encode(message.fusion, writer.uint32(26).fork()).join();
+    }
+    if (message.overload !== 0) {
+      writer.uint32(32).int32(message.overload);
     }
     return writer;
   },
@@ -889,6 +950,14 @@ export const StreamOptions: MessageFns<StreamOptions> = {
             message.fusion = FusionOptions.decode(reader, reader.uint32());
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.overload = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -906,6 +975,7 @@ export const StreamOptions: MessageFns<StreamOptions> = {
       model: isSet(object.model) ? globalThis.String(object.model) : "",
       output: isSet(object.output) ? OutputOptions.fromJSON(object.output) : undefined,
       fusion: isSet(object.fusion) ? FusionOptions.fromJSON(object.fusion) : undefined,
+      overload: isSet(object.overload) ? overloadPolicyFromJSON(object.overload) : 0,
     };
   },
 
@@ -919,6 +989,9 @@ export const StreamOptions: MessageFns<StreamOptions> = {
     }
     if (message.fusion !== undefined) {
       obj.fusion = FusionOptions.toJSON(message.fusion);
+    }
+    if (message.overload !== 0) {
+      obj.overload = overloadPolicyToJSON(message.overload);
     }
     return obj;
   },
@@ -935,6 +1008,7 @@ export const StreamOptions: MessageFns<StreamOptions> = {
     message.fusion = (object.fusion !== undefined && object.fusion !== null)
       ? FusionOptions.fromPartial(object.fusion)
       : undefined;
+    message.overload = object.overload ?? 0;
     return message;
   },
 };
@@ -2718,6 +2792,7 @@ function createBaseFrameResult(): FrameResult {
     totalFrames: 0,
     droppedComponents: 0,
     detections: [],
+    dropped: false,
   };
 }
 
@@ -2779,6 +2854,9 @@ export const FrameResult: MessageFns<FrameResult> = {
     }
     for (const v of message.detections) {
       Detection.encode(v!, writer.uint32(154).fork()).join();
+    }
+    if (message.dropped !== false) {
+      writer.uint32(160).bool(message.dropped);
     }
     return writer;
   },
@@ -2948,6 +3026,14 @@ export const FrameResult: MessageFns<FrameResult> = {
             message.detections.push(Detection.decode(reader, reader.uint32()));
             continue;
           }
+          case 20: {
+            if (tag !== 160) {
+              break;
+            }
+
+            message.dropped = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3025,6 +3111,7 @@ export const FrameResult: MessageFns<FrameResult> = {
       detections: globalThis.Array.isArray(object?.detections)
         ? object.detections.map((e: any) => Detection.fromJSON(e))
         : [],
+      dropped: isSet(object.dropped) ? globalThis.Boolean(object.dropped) : false,
     };
   },
 
@@ -3087,6 +3174,9 @@ export const FrameResult: MessageFns<FrameResult> = {
     if (message.detections?.length) {
       obj.detections = message.detections.map((e) => Detection.toJSON(e));
     }
+    if (message.dropped !== false) {
+      obj.dropped = message.dropped;
+    }
     return obj;
   },
 
@@ -3120,6 +3210,7 @@ export const FrameResult: MessageFns<FrameResult> = {
     message.totalFrames = object.totalFrames ?? 0;
     message.droppedComponents = object.droppedComponents ?? 0;
     message.detections = object.detections?.map((e) => Detection.fromPartial(e)) || [];
+    message.dropped = object.dropped ?? false;
     return message;
   },
 };
