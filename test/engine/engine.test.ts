@@ -1,9 +1,12 @@
 import test, { type ExecutionContext } from 'ava';
 import { join } from 'node:path';
 import { Engine, type EngineOptions } from '../../server/src/engine/engine.js';
+import { FrameDropped } from '../../server/src/engine/batcher.js';
 import { ServerError, Status } from '../../server/src/errors.js';
 import { tempDir } from '../helpers/clips.js';
+import { captureLog } from '../helpers/log-capture.js';
 import { writeTestModel, type TestModelOptions } from '../helpers/onnx-models.js';
+import { CRASH_EXIT_CODE, CRASHING_SESSION_WORKER, markCrash } from '../helpers/session-faults.js';
 
 const WIDTH = 64;
 const HEIGHT = 32;
@@ -124,40 +127,83 @@ test('several streams on two sessions get their results in order, and both sessi
   );
 });
 
-test('past maxQueue, frames are refused with RESOURCE_EXHAUSTED and accepted ones all complete', async (t) => {
+test('past maxQueue, frames wait for admission instead of being refused, and all complete', async (t) => {
   const engine = await startEngine(t, { heavyChannels: 32 }, { batching: { maxBatch: 1, maxDelayMs: 0, maxQueue: 3 } });
-  const attempts = Array.from({ length: 12 }, (_, i) =>
-    engine.infer(frame(16 * (i % 16))).then(
-      (result) => ({ ok: true as const, label: result.outputs.semantic[0] }),
-      (error: unknown) => ({ ok: false as const, error }),
-    ),
+  const outcomes = await Promise.all(
+    Array.from({ length: 12 }, (_, i) => engine.infer(frame(16 * (i % 16))).then((r) => r.outputs.semantic[0])),
   );
-  const outcomes = await Promise.all(attempts);
-  const refused = outcomes.filter((outcome) => !outcome.ok);
-  const accepted = outcomes.filter((outcome) => outcome.ok);
-  t.true(refused.length > 0, 'some frames are refused');
-  t.true(accepted.length >= 4, 'one running and the queue full are accepted');
-  for (const outcome of refused) {
-    t.true(outcome.error instanceof ServerError);
-    t.is((outcome.error as ServerError).code, Status.RESOURCE_EXHAUSTED);
-    t.regex((outcome.error as ServerError).message, /inference queue is full \(3 frames waiting\)/);
-  }
-  outcomes.forEach((outcome, i) => {
-    if (outcome.ok) t.is(outcome.label, i % 16);
-  });
+  t.deepEqual(
+    outcomes,
+    Array.from({ length: 12 }, (_, i) => i % 16),
+  );
+  t.is(engine.queued, 0);
 });
 
-test('a worker that dies fails only its frames, is restarted, and later frames succeed', async (t) => {
-  const engine = await startEngine(t, { heavyChannels: 64 }, { batching: { maxBatch: 1, maxDelayMs: 0 } });
-  await engine.infer(frame(16)); // warm
-  const inFlight = engine.infer(frame(32));
-  engine.crashSessionForTest(0);
-  const error = await t.throwsAsync(inFlight, { instanceOf: ServerError });
+test('lanes are served round-robin: a late lane is not served after every frame of an eager one', async (t) => {
+  const engine = await startEngine(t, { heavyChannels: 32 }, { batching: { maxBatch: 1, maxDelayMs: 0, maxQueue: 64 } });
+  const eager = {};
+  const late = {};
+  const order: string[] = [];
+  const done = (name: string) => () => order.push(name);
+  const running = engine.infer(frame(16), undefined, eager).then(done('eager'));
+  const eagerFrames = Array.from({ length: 6 }, () => engine.infer(frame(16), undefined, eager).then(done('eager')));
+  const lateFrames = Array.from({ length: 2 }, () => engine.infer(frame(32), undefined, late).then(done('late')));
+  await Promise.all([running, ...eagerFrames, ...lateFrames]);
+  // FIFO would finish the late lane's frames last (positions 8 and 9); round-robin interleaves them.
+  t.true(order.lastIndexOf('late') <= 5, order.join(' '));
+});
+
+test('dropOldest takes the oldest waiting frame of a lane out (FrameDropped), never one already running', async (t) => {
+  const engine = await startEngine(t, { heavyChannels: 32 }, { batching: { maxBatch: 1, maxDelayMs: 0, maxQueue: 64 } });
+  const lane = {};
+  const running = engine.infer(frame(16), undefined, lane);
+  const waiting = [engine.infer(frame(32), undefined, lane), engine.infer(frame(48), undefined, lane)];
+  t.true(engine.dropOldest(lane));
+  await t.throwsAsync(waiting[0]!, { instanceOf: FrameDropped });
+  t.is((await running).outputs.semantic[0], 1);
+  t.is((await waiting[1]!).outputs.semantic[0], 3);
+  t.false(engine.dropOldest(lane), 'nothing left waiting');
+});
+
+async function within<T>(ms: number, promise: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not done within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+test('a worker that dies fails only its batch, is restarted, and later frames succeed', async (t) => {
+  // The session runs behind a test wrapper of the real worker that exits on a marked frame.
+  const { log, lines } = captureLog();
+  const engine = await startEngine(
+    t,
+    {},
+    { batching: { maxBatch: 1, maxDelayMs: 0 }, sessionWorkerEntry: CRASHING_SESSION_WORKER, log },
+  );
+  t.is((await engine.infer(frame(16))).outputs.semantic[0], 1, 'the wrapped worker segments frames');
+  const doomed = engine.infer(markCrash(frame(32)));
+  // One frame per batch on one session: this one waits for the session the doomed batch kills.
+  const queued = engine.infer(frame(48));
+  const error = await t.throwsAsync(doomed, { instanceOf: ServerError });
   t.is(error.code, Status.UNAVAILABLE);
-  t.regex(error.message, /the inference session on cpu:1 stopped/);
-  const after = await engine.infer(frame(48));
-  t.is(after.outputs.semantic[0], 3);
+  t.regex(
+    error.message,
+    new RegExp(`the inference session on cpu:1 stopped \\(worker exit code ${CRASH_EXIT_CODE}\\)`),
+  );
+  const next = await within(30_000, queued, 'the frame queued behind the dead worker (is the session restarted?)');
+  t.is(next.outputs.semantic[0], 3);
+  t.is((await engine.infer(frame(64))).outputs.semantic[0], 4);
   t.is(engine.sessionStats[0]?.restarts, 1);
+  t.like(
+    lines.find((line) => line.msg === 'inference session stopped; restarting it'),
+    { level: 40, device: 'cpu:1', restarts: 1 },
+    'the restart is logged through the injected logger',
+  );
 });
 
 test('a frame of the wrong size is refused with a message naming the sizes', async (t) => {
@@ -176,15 +222,16 @@ test('bad batching options name the option', async (t) => {
   });
 });
 
-test('frames of a cancelled stream leave the queue and do not count against maxQueue', async (t) => {
+test('frames of a cancelled stream leave the queue and make room for waiting ones', async (t) => {
   const engine = await startEngine(t, { heavyChannels: 32 }, { batching: { maxBatch: 1, maxDelayMs: 0, maxQueue: 2 } });
   const stream = new AbortController();
   const running = engine.infer(frame(16)); // occupies the session
   const queued = [engine.infer(frame(32), stream.signal), engine.infer(frame(48), stream.signal)];
-  await t.throwsAsync(engine.infer(frame(64)), { message: /inference queue is full/ });
+  const waiting = engine.infer(frame(64)); // the queue is full: waits for admission
+  t.is(engine.queued, 3);
   stream.abort();
-  const next = engine.infer(frame(80));
   for (const frameResult of queued) await t.throwsAsync(frameResult, { instanceOf: ServerError, message: /cancelled/ });
-  t.is((await next).outputs.semantic[0], 5);
+  t.is(engine.queued, 1);
+  t.is((await waiting).outputs.semantic[0], 4);
   await running;
 });

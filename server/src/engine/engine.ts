@@ -3,7 +3,15 @@
  * batcher shared by every stream.
  */
 import { availableParallelism } from 'node:os';
-import { Batcher, batchingOptions, type BatchingOptions, type BatchListener, type FrameInference } from './batcher.js';
+import { createLogger, type Logger } from '../logger.js';
+import {
+  Batcher,
+  batchingOptions,
+  type BatchingOptions,
+  type BatchListener,
+  type FrameInference,
+  type LaneKey,
+} from './batcher.js';
 import { defaultDeviceList, parseDevices, type DeviceSpec } from './devices.js';
 import { loadManifest, type ModelManifest } from './model.js';
 import { SessionPool, type SessionStats } from './session-pool.js';
@@ -17,6 +25,13 @@ export interface EngineOptions {
   readonly batching?: Partial<BatchingOptions>;
   /** Overrides the CUDA provider check (tests of hosts with and without it). */
   readonly cudaAvailable?: boolean;
+  /** Where session restarts are logged (default: a new info-level JSON logger; servers pass theirs). */
+  readonly log?: Logger;
+  /**
+   * The entry module of the session worker threads (default: the real one, `SESSION_WORKER_ENTRY`). It must
+   * speak worker-protocol.ts; tests give a wrapper of the real worker that injects faults.
+   */
+  readonly sessionWorkerEntry?: URL;
 }
 
 export class Engine {
@@ -38,13 +53,16 @@ export class Engine {
     const model = await loadManifest(options.modelDir);
     // Sessions report when they free up; the batcher they report to exists only once they are loaded.
     const ready: { batcher?: Batcher } = {};
-    const pool = await SessionPool.start(model, devices, () => ready.batcher?.schedule());
+    const pool = await SessionPool.start(model, devices, () => ready.batcher?.schedule(), {
+      log: options.log ?? createLogger(),
+      workerEntry: options.sessionWorkerEntry,
+    });
     const batcher = (ready.batcher = new Batcher(pool, batching));
     return new Engine(model, devices, batching, pool, batcher);
   }
 
   /** Runs one RGB24 frame (model input size; its buffer is transferred) through a batch. */
-  infer(frame: Uint8Array, signal?: AbortSignal): Promise<FrameInference> {
+  infer(frame: Uint8Array, signal?: AbortSignal, lane?: LaneKey): Promise<FrameInference> {
     const { width, height } = this.model.input;
     if (frame.length !== width * height * 3) {
       return Promise.reject(
@@ -53,7 +71,12 @@ export class Engine {
         ),
       );
     }
-    return this.batcher.submit(frame, signal);
+    return this.batcher.submit(frame, { signal, lane });
+  }
+
+  /** Drops the oldest frame of `lane` still waiting for a session (it rejects with FrameDropped); false if none. */
+  dropOldest(lane: LaneKey): boolean {
+    return this.batcher.dropOldest(lane);
   }
 
   /** The largest batch a session runs: `batching.maxBatch`, capped by a graph with a fixed batch size. */
@@ -73,11 +96,6 @@ export class Engine {
 
   get sessionStats(): SessionStats[] {
     return this.pool.slots.map((slot) => slot.stats);
-  }
-
-  /** Test hook: crash session `index`'s worker as a native fault would. */
-  crashSessionForTest(index: number): void {
-    this.pool.slots[index]?.crashForTest();
   }
 
   async close(): Promise<void> {

@@ -4,15 +4,27 @@
  */
 import type { Worker } from 'node:worker_threads';
 import { ServerError, Status } from '../errors.js';
-import { log } from '../logger.js';
-import { startWorker } from '../start-worker.js';
+import type { Logger } from '../logger.js';
+import { startWorkerAt, workerEntry } from '../start-worker.js';
 import type { DeviceSpec } from './devices.js';
 import { checkGraph, type GraphFacts, type ModelManifest } from './model.js';
 import type { FrameOutputs } from './postprocess.js';
 import { sessionOptionsFor } from './session-options.js';
 import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
 
-const workerModule = new URL('./session-worker', import.meta.url);
+/** The real session worker's entry module (the compiled `.js` from dist/, the `.ts` source under tsx). */
+export const SESSION_WORKER_ENTRY: URL = workerEntry(new URL('./session-worker', import.meta.url), import.meta.url);
+
+export interface SessionPoolOptions {
+  /** Where restarts and failed restarts are logged. */
+  readonly log: Logger;
+  /**
+   * The entry module of every session's worker thread (default `SESSION_WORKER_ENTRY`). It must speak
+   * worker-protocol.ts; a `.ts` module is run through tsx. Tests give a wrapper of the real worker that
+   * injects faults.
+   */
+  readonly workerEntry?: URL;
+}
 
 export interface BatchResult {
   readonly frames: FrameOutputs[];
@@ -49,6 +61,8 @@ export class SessionSlot {
     readonly device: DeviceSpec,
     private readonly model: ModelManifest,
     private readonly onAvailable: () => void,
+    private readonly log: Logger,
+    private readonly entry: URL = SESSION_WORKER_ENTRY,
   ) {}
 
   /** True when the worker is up and holds no batch. */
@@ -68,7 +82,7 @@ export class SessionSlot {
   /** Starts the worker and resolves with what the graph check learnt, once the session is loaded. */
   start(): Promise<GraphFacts> {
     const init: WorkerInit = { graphs: this.model.graphs, sessionOptions: sessionOptionsFor(this.device) };
-    const worker = startWorker(workerModule, import.meta.url, { workerData: init });
+    const worker = startWorkerAt(this.entry, { workerData: init });
     this.#worker = worker;
     return new Promise<GraphFacts>((resolve, reject) => {
       let started = false;
@@ -121,10 +135,14 @@ export class SessionSlot {
 
   #restart(): void {
     this.#stats.restarts++;
-    log.warn({ device: this.device.name, restarts: this.#stats.restarts }, 'inference session stopped; restarting it');
+    this.log.warn(
+      { device: this.device.name, restarts: this.#stats.restarts },
+      'inference session stopped; restarting it',
+    );
     this.start().then(
       () => this.onAvailable(),
-      (error: unknown) => log.error({ err: error, device: this.device.name }, 'restarting an inference session failed'),
+      (error: unknown) =>
+        this.log.error({ err: error, device: this.device.name }, 'restarting an inference session failed'),
     );
   }
 
@@ -170,11 +188,6 @@ export class SessionSlot {
     return result;
   }
 
-  /** Makes the worker exit as a crash would (tests of the restart path). */
-  crashForTest(): void {
-    this.#worker?.postMessage({ type: 'crash' } satisfies ToWorker);
-  }
-
   /**
    * Stops the worker. A batch still running is let finish first (for up to `graceMs`): terminating a
    * worker inside ONNX Runtime's native run can abort the whole process.
@@ -204,8 +217,11 @@ export class SessionPool {
     model: ModelManifest,
     devices: readonly DeviceSpec[],
     onAvailable: () => void,
+    options: SessionPoolOptions,
   ): Promise<SessionPool> {
-    const slots = devices.map((device) => new SessionSlot(device, model, onAvailable));
+    const slots = devices.map(
+      (device) => new SessionSlot(device, model, onAvailable, options.log, options.workerEntry),
+    );
     const results = await Promise.allSettled(slots.map((slot) => slot.start()));
     const failure = results.find((result) => result.status === 'rejected');
     if (failure !== undefined) {

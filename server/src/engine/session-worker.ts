@@ -63,16 +63,10 @@ async function main(): Promise<void> {
     })),
   });
 
-  port.on('message', (message: ToWorker) => {
-    if (message.type === 'crash') {
-      // Test hook: a worker that dies mid-flight, as a native crash would.
-      process.exit(70);
-    }
-    void runBatch(sessions, message);
-  });
+  port.on('message', (message: ToWorker) => void runBatch(sessions, message));
 }
 
-async function runBatch(sessions: ort.InferenceSession[], message: Extract<ToWorker, { type: 'run' }>): Promise<void> {
+async function runBatch(sessions: ort.InferenceSession[], message: ToWorker): Promise<void> {
   const { id, frames, fixedBatch } = message;
   try {
     const { width, height } = init.graphs[0]!.input;

@@ -8,16 +8,14 @@ export interface WorkerInit {
   readonly sessionOptions: InferenceSession.SessionOptions;
 }
 
-export type ToWorker =
-  | {
-      readonly type: 'run';
-      readonly id: number;
-      /** RGB24 frames (H*W*3, row-major) at the model's input size; transferred, not copied. */
-      readonly frames: readonly Uint8Array[];
-      /** The graph's fixed batch size, or undefined when dynamic: partial batches are padded to it. */
-      readonly fixedBatch: number | undefined;
-    }
-  | { readonly type: 'crash' };
+export interface ToWorker {
+  readonly type: 'run';
+  readonly id: number;
+  /** RGB24 frames (H*W*3, row-major) at the model's input size; transferred, not copied. */
+  readonly frames: readonly Uint8Array[];
+  /** The graph's fixed batch size, or undefined when dynamic: partial batches are padded to it. */
+  readonly fixedBatch: number | undefined;
+}
 
 export type FromWorker =
   | { readonly type: 'ready'; readonly graphs: readonly { inputs: ValueInfo[]; outputs: ValueInfo[] }[] }

@@ -6,7 +6,7 @@
 import type { Worker } from 'node:worker_threads';
 import type { LabelSpace } from '../../../fusion-wasm/src/index.js';
 import { ServerError, Status } from '../errors.js';
-import { log } from '../logger.js';
+import { createLogger, type Logger } from '../logger.js';
 import { startWorker } from '../start-worker.js';
 import type { FinishedFrame, FinishRequest, FromFinisher } from './finish-protocol.js';
 
@@ -27,7 +27,10 @@ class Finisher {
     return this.#pending.size;
   }
 
-  constructor(private readonly labelSpace: LabelSpace) {}
+  constructor(
+    private readonly labelSpace: LabelSpace,
+    private readonly log: Logger,
+  ) {}
 
   start(): Promise<void> {
     const worker = startWorker(workerModule, import.meta.url, { workerData: this.labelSpace });
@@ -65,8 +68,8 @@ class Finisher {
         this.#pending.clear();
         if (ready && !this.#closing) {
           this.restarts++;
-          log.warn({ restarts: this.restarts }, 'a fusion worker stopped; restarting it');
-          this.start().catch((error: unknown) => log.error({ err: error }, 'restarting a fusion worker failed'));
+          this.log.warn({ restarts: this.restarts }, 'a fusion worker stopped; restarting it');
+          this.start().catch((error: unknown) => this.log.error({ err: error }, 'restarting a fusion worker failed'));
         }
       });
     });
@@ -87,16 +90,22 @@ class Finisher {
   }
 }
 
+export interface FinishPoolOptions {
+  /** Where worker restarts are logged (default: a new info-level JSON logger; servers pass theirs). */
+  readonly log?: Logger;
+}
+
 export class FinishPool {
   #nextId = 0;
   private constructor(private readonly finishers: readonly Finisher[]) {}
 
   /** `size` workers fusing in `labelSpace` (the model's). */
-  static async start(size: number, labelSpace: LabelSpace): Promise<FinishPool> {
+  static async start(size: number, labelSpace: LabelSpace, options: FinishPoolOptions = {}): Promise<FinishPool> {
     if (!Number.isInteger(size) || size < 1 || size > 64) {
       throw new TypeError(`fusionWorkers must be an integer from 1 to 64, got ${String(size)}`);
     }
-    const finishers = Array.from({ length: size }, () => new Finisher(labelSpace));
+    const log = options.log ?? createLogger();
+    const finishers = Array.from({ length: size }, () => new Finisher(labelSpace, log));
     await Promise.all(finishers.map((finisher) => finisher.start()));
     return new FinishPool(finishers);
   }
