@@ -24,6 +24,7 @@ import { LoadSample, latencyFigures } from './harness/sample.js';
 import { driveStreams } from './harness/stream-load.js';
 import { startEcho } from './harness/transport-bound.js';
 import { driveVideos } from './harness/video-load.js';
+import { driveOverload, type OverloadFigures } from './harness/overload-load.js';
 
 if (process.argv.includes('--help')) {
   console.log(USAGE);
@@ -131,6 +132,8 @@ const echo = await startEcho();
 const transportSamples = new Map(options.streams.map((streams) => [streams, [] as LoadSample[]]));
 const decodeSamples: number[] = [];
 let fusionFigures: FusionFigures | null = null;
+let overload: OverloadFigures | undefined;
+let overloadModelFps = 0;
 
 const settle = () => new Promise((resolve) => setTimeout(resolve, 250));
 try {
@@ -178,6 +181,24 @@ try {
   }
   if (outputs.length > 0) {
     fusionFigures = await measureFusion(outputs, model.labelSpace.definition, options.quick ? 1 : 3);
+  }
+  const baseModelAlone = modelAloneSamples.get(base);
+  if (options.overloadStreams > 0 && baseModelAlone !== undefined) {
+    const modelFps = median(baseModelAlone);
+    const offeredFps = options.overloadFactor * modelFps;
+    const sendSeconds = options.quick ? 1.5 : Math.max(10, 2 * options.seconds);
+    const framesPerStream = Math.max(4, Math.ceil((offeredFps * sendSeconds) / options.overloadStreams));
+    log(`overload: ${options.overloadStreams} eager streams offering ${offeredFps.toFixed(1)} frames/s`);
+    overload = await driveOverload(base.client, sendFrames, {
+      streams: options.overloadStreams,
+      offeredFps,
+      framesPerStream,
+      inFlight: 8,
+    });
+    log(
+      `  ${overload.totalFps.toFixed(1)} frames/s, spread ±${(overload.spread * 100).toFixed(0)}%, ${overload.killed} streams killed`,
+    );
+    overloadModelFps = modelFps;
   }
 } finally {
   await echo.close();
@@ -266,6 +287,10 @@ const results: BenchResults = {
     })),
   },
   runs,
+  overload:
+    overload === undefined
+      ? null
+      : { ...overload, modelAloneFps: overloadModelFps, efficiency: overload.totalFps / overloadModelFps },
   summary: {
     efficiencyAtSaturation: saturated?.efficiency ?? null,
     fusionShareAtSaturation: saturated?.fusionShare ?? null,

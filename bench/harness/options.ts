@@ -28,6 +28,9 @@ export interface BenchOptions {
   /** Folder for the JSON, Markdown and SVG results; undefined = do not write. */
   readonly outDir: string | undefined;
   readonly quick: boolean;
+  /** Overload: eager streams offering `overloadFactor` x the model alone's frames/s (0 streams = skip). */
+  readonly overloadStreams: number;
+  readonly overloadFactor: number;
 }
 
 export const USAGE = `npm run bench -- [options]
@@ -46,6 +49,8 @@ export const USAGE = `npm run bench -- [options]
   --max-batch LIST      maxBatch values to sweep (default 1,2,4,8; quick 4)
   --sessions LIST       session counts to sweep (default 1,2; quick 2)
   --modes LIST          frames,video (default both)
+  --overload-streams N  eager streams of the overload run (default 16, quick 4; 0 skips it)
+  --overload-factor F   frames/s they offer, as a multiple of the model alone (default 2)
   --out DIR             where results go (default bench/results); --no-write to only print`;
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
@@ -88,6 +93,8 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
       modes: { type: 'string', default: 'frames,video' },
       out: { type: 'string' },
       'no-write': { type: 'boolean', default: false },
+      'overload-streams': { type: 'string' },
+      'overload-factor': { type: 'string', default: '2' },
     },
   });
   const quick = values.quick;
@@ -128,5 +135,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     modes: modes as ('frames' | 'video')[],
     outDir: values['no-write'] ? undefined : (values.out ?? `${REPO}bench/results`),
     quick,
+    overloadStreams: number(values['overload-streams'] ?? (quick ? '4' : '16'), 'overload-streams', 0, 256),
+    overloadFactor: number(values['overload-factor'], 'overload-factor', 1, 16, false),
   };
 }

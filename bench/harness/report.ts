@@ -178,6 +178,41 @@ export function renderMarkdown(results: BenchResults): string {
     out.push(table(RUN_HEADER, runRows(runs)));
     out.push('');
   }
+  const overload = results.overload;
+  if (overload !== null) {
+    out.push('## Overload');
+    out.push('');
+    out.push(
+      `${overload.streams} eager streams offering ${overload.offeredFps.toFixed(1)} frames/s ` +
+        `(${(overload.offeredFps / overload.modelAloneFps).toFixed(1)}x the model alone), ` +
+        `${overload.framesPerStream} frames each, up to 8 in flight per stream; measured over ${(overload.windowMs / 1000).toFixed(1)} s.`,
+    );
+    out.push('');
+    const perStream = overload.perStreamFps;
+    out.push(
+      table(
+        [
+          'streams killed',
+          'frames answered',
+          'total frames/s',
+          'vs model alone',
+          'per-stream frames/s (min-max)',
+          'spread',
+        ],
+        [
+          [
+            String(overload.killed),
+            `${overload.answered} of ${overload.sent}`,
+            overload.totalFps.toFixed(2),
+            overload.efficiency.toFixed(2),
+            `${Math.min(...perStream).toFixed(2)}-${Math.max(...perStream).toFixed(2)}`,
+            `±${(overload.spread * 100).toFixed(0)}%`,
+          ],
+        ],
+      ),
+    );
+    out.push('');
+  }
   out.push(
     'Stage columns are mean ms per frame: decode (server), queue (waiting for a batch and a session), inference, ' +
       'fusion, encode (maps), transport (client latency minus server time: protobuf, HTTP/2, loopback). ' +

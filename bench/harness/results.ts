@@ -1,5 +1,6 @@
 /** The benchmark's results: the JSON written to bench/results/, and what the Markdown and chart are made of. */
 import type { MachineInfo } from './machine.js';
+import type { OverloadFigures } from './overload-load.js';
 import type { LatencyFigures, Stage } from './sample.js';
 
 /** Which sweep a service measurement belongs to. */
@@ -78,6 +79,8 @@ export interface BenchResults {
     }[];
   };
   readonly runs: readonly ServiceRun[];
+  /** Eager streams past the model's capacity (base configuration); null when skipped. */
+  readonly overload: (OverloadFigures & { readonly modelAloneFps: number; readonly efficiency: number }) | null;
   readonly summary: {
     /** Service fps / model alone at the largest stream count, base configuration, frames mode. */
     readonly efficiencyAtSaturation: number | null;

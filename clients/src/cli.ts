@@ -1,7 +1,7 @@
 /** The `fusionseg` command line: serve, stream, process, info. */
 import { runServer } from '../../server/src/run-server.js';
 import { usage as serveUsage } from '../../server/src/config.js';
-import { exitCodeFor, UsageError } from './commands/common.js';
+import { connectionHelp, exitCodeFor, UsageError } from './commands/common.js';
 import { infoCommand, infoUsage } from './commands/info.js';
 import { processCommand, processUsage } from './commands/process.js';
 import { streamCommand, streamUsage } from './commands/stream.js';
@@ -15,6 +15,8 @@ ${streamUsage}
 ${processUsage}
 
 ${infoUsage}
+
+${connectionHelp}
 
 Exit codes: 0 ok; 1-16 the gRPC status code of the server's error; 64 usage error; 65 any other error.`;
 

@@ -3,6 +3,7 @@
  * decoded; writes respect flow control ('drain') and reads are pulled, so backpressure holds both ways.
  * Every call takes an AbortSignal (cancels the call) and a deadline; failures throw `FusionsegError` with
  * the gRPC status code and the server's message. No reconnects or retries happen behind the caller's back.
+ * A server with `--auth-tokens-file` wants `token`; one with `--tls-client-ca` wants `cert` and `key`.
  */
 import {
   type ChannelCredentials,
@@ -26,9 +27,14 @@ import {
 import { decodeMap } from './decode-maps.js';
 
 export interface ClientOptions {
-  /** Use TLS; with `ca`, trust that CA (PEM) instead of the system's roots. */
+  /** Use TLS; with `ca`, trust that CA (PEM) instead of the system's roots. `ca`, `cert` and `key` imply TLS. */
   readonly tls?: boolean;
   readonly ca?: Uint8Array;
+  /** A client certificate chain and its private key (PEM), for servers that require mutual TLS; both or neither. */
+  readonly cert?: Uint8Array;
+  readonly key?: Uint8Array;
+  /** A bearer token, sent as `authorization: Bearer <token>` on every call (use TLS: it is a password). */
+  readonly token?: string;
   /** Largest message sent or received; default 64 MiB. */
   readonly maxMessageBytes?: number;
 }
@@ -105,15 +111,42 @@ function decoded(result: FrameResult, decodeMaps: boolean): SegmentationResult {
   };
 }
 
+/** Resolves once the call can take more writes, or can take none any more (ended, failed, or `signal` aborted). */
+function writable<Req>(call: ClientDuplexStream<Req, FrameResult>, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const events = ['drain', 'close', 'error', 'finish'] as const;
+    const done = () => {
+      for (const event of events) call.off(event, done);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    for (const event of events) call.once(event, done);
+    signal.addEventListener('abort', done, { once: true });
+    if (signal.aborted || call.destroyed) done();
+  });
+}
+
+function channelCredentials(options: ClientOptions): ChannelCredentials {
+  if ((options.cert === undefined) !== (options.key === undefined)) {
+    throw new TypeError('a client certificate needs both cert and key');
+  }
+  const tls = options.tls === true || options.ca !== undefined || options.cert !== undefined;
+  if (!tls) return credentials.createInsecure();
+  const buffer = (bytes: Uint8Array | undefined) => (bytes === undefined ? null : Buffer.from(bytes));
+  return credentials.createSsl(buffer(options.ca), buffer(options.key), buffer(options.cert));
+}
+
 export class FusionsegClient {
   readonly #client: SegmentationServiceClient;
+  readonly #authorization: string | undefined;
 
   constructor(address: string, options: ClientOptions = {}) {
-    const channelCredentials: ChannelCredentials = options.tls
-      ? credentials.createSsl(options.ca === undefined ? null : Buffer.from(options.ca))
-      : credentials.createInsecure();
+    if (options.token !== undefined && !/^[\x21-\x7e]+$/.test(options.token)) {
+      throw new TypeError('token must be visible ASCII characters, without spaces');
+    }
+    this.#authorization = options.token === undefined ? undefined : `Bearer ${options.token}`;
     const limit = options.maxMessageBytes ?? 64 * 1024 * 1024;
-    this.#client = new SegmentationServiceClient(address, channelCredentials, {
+    this.#client = new SegmentationServiceClient(address, channelCredentials(options), {
       'grpc.max_receive_message_length': limit,
       'grpc.max_send_message_length': limit,
     });
@@ -124,7 +157,7 @@ export class FusionsegClient {
     return new Promise((resolve, reject) => {
       const call = this.#client.getModelInfo(
         { model: options.model ?? '' },
-        new Metadata(),
+        this.#metadata(),
         this.#callOptions(options),
         (error, info) => (error ? reject(toFusionsegError(error)) : resolve(info)),
       );
@@ -137,7 +170,7 @@ export class FusionsegClient {
     frames: AsyncIterable<ClientFrame> | Iterable<ClientFrame>,
     options: CallOptions = {},
   ): AsyncIterable<SegmentationResult> {
-    const call = this.#client.streamFrames(new Metadata(), this.#callOptions(options));
+    const call = this.#client.streamFrames(this.#metadata(), this.#callOptions(options));
     async function* requests(): AsyncGenerator<FrameRequest> {
       yield {
         payload: {
@@ -167,7 +200,7 @@ export class FusionsegClient {
     chunks: AsyncIterable<Uint8Array>,
     options: CallOptions & { readonly containerFormat?: string } = {},
   ): AsyncIterable<SegmentationResult> {
-    const call = this.#client.streamFrames(new Metadata(), this.#callOptions(options));
+    const call = this.#client.streamFrames(this.#metadata(), this.#callOptions(options));
     async function* requests(): AsyncGenerator<FrameRequest> {
       yield {
         payload: {
@@ -186,7 +219,7 @@ export class FusionsegClient {
 
   /** Processes a whole video: uploaded, a file under the server's media root, or a URL. */
   processVideo(source: VideoSource, options: VideoOptions = {}): AsyncIterable<SegmentationResult> {
-    const call = this.#client.processVideo(new Metadata(), this.#callOptions(options));
+    const call = this.#client.processVideo(this.#metadata(), this.#callOptions(options));
     async function* requests(): AsyncGenerator<VideoRequest> {
       const sourceField =
         'upload' in source
@@ -219,27 +252,43 @@ export class FusionsegClient {
     this.#client.close();
   }
 
+  /** Per-call metadata: the token, when given (call credentials would need TLS; tokens work over both). */
+  #metadata(): Metadata {
+    const metadata = new Metadata();
+    if (this.#authorization !== undefined) metadata.set('authorization', this.#authorization);
+    return metadata;
+  }
+
   #callOptions(options: Pick<CallOptions, 'deadlineMs'>) {
     return options.deadlineMs === undefined ? {} : { deadline: Date.now() + options.deadlineMs };
   }
 
-  /** Writes the requests (waiting for 'drain') while yielding decoded results; cancels on abort or early exit. */
+  /**
+   * Writes the requests (waiting for 'drain') while yielding decoded results; cancels on abort or early exit.
+   * Once the call is over (the server's status, a cancel, the caller's abort), the writer stops: a wait for
+   * 'drain' ends, and the writer is not awaited, since the caller's source may never yield again.
+   */
   async *#run<Req>(
     call: ClientDuplexStream<Req, FrameResult>,
     requests: AsyncIterable<Req>,
     { signal, decodeMaps = true }: CallOptions,
   ): AsyncGenerator<SegmentationResult> {
-    const onAbort = () => call.cancel();
-    if (signal?.aborted) call.cancel();
+    const over = new AbortController();
+    const onAbort = () => {
+      over.abort();
+      call.cancel();
+    };
+    if (signal?.aborted) onAbort();
     signal?.addEventListener('abort', onAbort, { once: true });
+    const stopped = () => over.signal.aborted || call.destroyed;
     let writeError: unknown;
-    const writing = (async () => {
+    void (async () => {
       try {
         for await (const request of requests) {
-          if (call.destroyed) return;
-          if (!call.write(request)) await new Promise<void>((resolve) => call.once('drain', () => resolve()));
+          if (stopped()) return;
+          if (!call.write(request)) await writable(call, over.signal);
         }
-        call.end();
+        if (!stopped()) call.end();
       } catch (error: unknown) {
         writeError = error;
         call.cancel();
@@ -254,8 +303,8 @@ export class FusionsegClient {
       throw toFusionsegError(error);
     } finally {
       signal?.removeEventListener('abort', onAbort);
+      over.abort();
       if (!finished) call.cancel(); // the consumer stopped early: stop the server's work too
-      await writing;
     }
     if (writeError !== undefined) throw asError(writeError);
   }

@@ -25,3 +25,5 @@ export const permissionDenied = (details: string) => new ServerError(Status.PERM
 export const resourceExhausted = (details: string) => new ServerError(Status.RESOURCE_EXHAUSTED, details);
 export const unavailable = (details: string) => new ServerError(Status.UNAVAILABLE, details);
 export const cancelled = (details: string) => new ServerError(Status.CANCELLED, details);
+export const deadlineExceeded = (details: string) => new ServerError(Status.DEADLINE_EXCEEDED, details);
+export const internal = (details: string, cause?: unknown) => new ServerError(Status.INTERNAL, details, { cause });

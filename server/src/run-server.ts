@@ -1,6 +1,6 @@
 /** `npm start` / `fusionseg serve`: runs the server until SIGTERM or SIGINT, then drains and exits. */
 import { parseServerConfig, usage, wantsPrintConfig } from './config.js';
-import { configureLog } from './logger.js';
+import { createLogger } from './logger.js';
 import { startService } from './service.js';
 
 /** Runs the server with command-line arguments; resolves once it listens (it then runs until a signal). */
@@ -14,8 +14,9 @@ export async function runServer(argv: readonly string[]): Promise<void> {
     console.log(JSON.stringify(config, (_key, value: unknown) => (value === undefined ? null : value), 2));
     return;
   }
-  const log = configureLog(config.logLevel, config.logFormat);
+  const log = createLogger(config.logLevel, config.logFormat);
   const service = await startService(config, {
+    log,
     onListening: (port) => log.info({ port }, `listening on port ${port}; loading the model (health NOT_SERVING)`),
   });
   const { engine } = service.context;

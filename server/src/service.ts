@@ -3,15 +3,16 @@
  * server with the segmentation service, health and reflection. Health turns SERVING only once the model
  * is loaded and warmed up.
  */
-import { readFile } from 'node:fs/promises';
-import { ServerCredentials } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { ServerConfig } from './config.js';
 import { Engine } from './engine/engine.js';
 import { FinishPool } from './fusion/finish-pool.js';
 import type { SegmentationServiceServer } from '../../proto/generated/fusionseg/v1/segmentation.pb.js';
 import { unavailable } from './errors.js';
+import { loadAuthTokens, bearerAuthInterceptor } from './grpc/auth-interceptor.js';
 import { createFusionsegServer, LIVENESS_SERVICE_NAME, type FusionsegServer } from './grpc/create-server.js';
+import { serverCredentials } from './grpc/server-credentials.js';
+import { createLogger } from './logger.js';
 import { endCallWithError } from './grpc/end-call.js';
 import { toGrpcError } from './grpc/to-grpc-error.js';
 import { startMetricsServer, type MetricsServer } from './metrics/metrics-server.js';
@@ -33,7 +34,7 @@ export interface RunningService {
 export interface ServiceHooks {
   /** Called (and awaited) once the gRPC port listens, before the model loads: health is NOT_SERVING then. */
   readonly onListening?: (port: number) => void | Promise<void>;
-  /** The logger streams log through (default: the process-wide one). */
+  /** The logger the service, its streams and its workers log through (default: a new info-level JSON one). */
   readonly log?: Logger;
 }
 
@@ -44,22 +45,21 @@ export async function startService(
   // The port listens first, so that probes reach the process while the model loads: the 'liveness' health
   // service is SERVING at once, the overall and the segmentation service's status only once warm. Calls
   // that arrive before are UNAVAILABLE.
+  const log = hooks.log ?? createLogger();
   let handlers: SegmentationServiceServer | undefined;
   const loading = () => unavailable('the model is still loading; retry when health reports SERVING');
+  const credentials = await serverCredentials(config);
   const server = createFusionsegServer({
     segmentation: {
-      streamFrames: (call) => (handlers ? handlers.streamFrames(call) : endCallWithError(call, loading())),
-      processVideo: (call) => (handlers ? handlers.processVideo(call) : endCallWithError(call, loading())),
+      streamFrames: (call) => (handlers ? handlers.streamFrames(call) : endCallWithError(call, loading(), log)),
+      processVideo: (call) => (handlers ? handlers.processVideo(call) : endCallWithError(call, loading(), log)),
       getModelInfo: (call, callback) =>
-        handlers ? handlers.getModelInfo(call, callback) : callback(toGrpcError(loading()), null),
+        handlers ? handlers.getModelInfo(call, callback) : callback(toGrpcError(loading(), log), null),
     },
+    // Bearer tokens, when configured, are checked before any handler runs (health is exempt).
+    interceptors:
+      config.authTokensFile === undefined ? [] : [bearerAuthInterceptor(await loadAuthTokens(config.authTokensFile))],
   });
-  const credentials =
-    config.tlsCert !== undefined && config.tlsKey !== undefined
-      ? ServerCredentials.createSsl(null, [
-          { cert_chain: await readFile(config.tlsCert), private_key: await readFile(config.tlsKey) },
-        ])
-      : ServerCredentials.createInsecure();
   const port = await server.listen(config.address, credentials);
   server.health.setStatus(LIVENESS_SERVICE_NAME, 'SERVING');
 
@@ -76,29 +76,38 @@ export async function startService(
         ...(config.maxDelayMs === undefined ? {} : { maxDelayMs: config.maxDelayMs }),
         ...(config.maxQueue === undefined ? {} : { maxQueue: config.maxQueue }),
       },
+      log,
     });
     engine = loaded;
-    const pool = await FinishPool.start(config.fusionWorkers ?? 1, loaded.model.labelSpace.definition);
+    const pool = await FinishPool.start(config.fusionWorkers ?? 1, loaded.model.labelSpace.definition, { log });
     finishers = pool;
+    const defaults = DEFAULT_STREAM_LIMITS;
     const context = new ServiceContext(
       loaded,
       pool,
       {
-        framesInFlight: config.framesInFlight ?? DEFAULT_STREAM_LIMITS.framesInFlight,
-        maxUploadBytes: config.maxUploadBytes ?? DEFAULT_STREAM_LIMITS.maxUploadBytes,
-        mediaRoot: config.mediaRoot ?? DEFAULT_STREAM_LIMITS.mediaRoot,
-        allowedUrlSchemes: config.allowUrlSchemes ?? DEFAULT_STREAM_LIMITS.allowedUrlSchemes,
+        framesInFlight: config.framesInFlight ?? defaults.framesInFlight,
+        maxStreams: config.maxStreams ?? defaults.maxStreams,
+        maxDecoders: config.maxDecoders ?? defaults.maxDecoders,
+        streamIdleTimeoutMs: config.streamIdleTimeoutMs ?? defaults.streamIdleTimeoutMs,
+        maxUploadBytes: config.maxUploadBytes ?? defaults.maxUploadBytes,
+        mediaRoot: config.mediaRoot ?? defaults.mediaRoot,
+        allowedUrlSchemes: config.allowUrlSchemes ?? defaults.allowedUrlSchemes,
+        allowUrlHosts: config.allowUrlHosts ?? defaults.allowUrlHosts,
+        urlTimeoutMs: config.urlTimeoutMs ?? defaults.urlTimeoutMs,
+        allowContainers: config.allowContainers ?? defaults.allowContainers,
+        maxPixels: config.maxPixels ?? defaults.maxPixels,
       },
-      hooks.log,
+      log,
     );
     // Warm up: the first run of a session allocates and plans; no client frame should pay for that.
     const { width, height } = loaded.model.input;
     await Promise.all(loaded.devices.map(() => loaded.infer(new Uint8Array(width * height * 3))));
-    const metricsHost = config.address.replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1');
+    // /metrics is not exposed beyond this host unless --metrics-address says so.
     const metrics =
       config.metricsPort === undefined
         ? undefined
-        : await startMetricsServer(context.metrics.registry, metricsHost, config.metricsPort);
+        : await startMetricsServer(context.metrics.registry, config.metricsAddress ?? '127.0.0.1', config.metricsPort);
     metricsServer = metrics;
     handlers = {
       streamFrames: streamFrames(context),
@@ -112,16 +121,10 @@ export async function startService(
       port,
       metricsPort: metrics?.port,
       async stop() {
+        // Admission stops at once; streams get the drain timeout, then end UNAVAILABLE once what they have in
+        // flight is answered; only then do the gRPC server, the engine and the fusion workers close.
         server.setServing('NOT_SERVING');
-        const timeout = config.drainTimeoutMs ?? 30_000;
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([
-          context.drain(),
-          new Promise<void>((resolve) => {
-            timer = setTimeout(resolve, timeout);
-          }),
-        ]);
-        clearTimeout(timer);
+        await context.drain(config.drainTimeoutMs ?? 30_000);
         await server.shutdown(1000);
         await metrics?.close();
         await Promise.all([loaded.close(), pool.close()]);

@@ -58,6 +58,12 @@ test.serial('npm run bench -- --quick writes JSON, Markdown and an SVG chart wit
   t.true(results.summary.fusionShareAtSaturation! > 0 && results.summary.fusionShareAtSaturation! < 1);
   t.not(results.summary.largestLoss, null);
 
+  // Overload: slowed, never killed; every frame answered.
+  t.is(results.overload?.streams, 4);
+  t.is(results.overload?.killed, 0);
+  t.is(results.overload?.answered, results.overload?.sent);
+  t.true(results.overload!.totalFps > 0);
+
   const markdown = await readFile(join(out, `${stem}.md`), 'utf8');
   t.is(stdout.trim(), markdown.trim());
   for (const heading of [
@@ -65,6 +71,7 @@ test.serial('npm run bench -- --quick writes JSON, Markdown and an SVG chart wit
     '## Bounds, measured in the same run',
     '## Concurrent streams',
     '## Fusion on and off',
+    '## Overload',
   ]) {
     t.true(markdown.includes(heading), heading);
   }

@@ -1,9 +1,19 @@
 import test, { type ExecutionContext } from 'ava';
+import { status } from '@grpc/grpc-js';
 import { execFile, spawn } from 'node:child_process';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import {
+  FrameResult,
+  ModelInfo,
+  type FrameRequest,
+  type SegmentationServiceServer,
+} from '../../proto/generated/fusionseg/v1/segmentation.pb.js';
+import { bearerAuthInterceptor } from '../../server/src/grpc/auth-interceptor.js';
+import { createFusionsegServer } from '../../server/src/grpc/create-server.js';
+import { serverCredentials, type TlsFiles } from '../../server/src/grpc/server-credentials.js';
 import { ffprobeBinary } from '../../server/src/video/ffmpeg.js';
 import { makeTestClip, tempDir } from '../helpers/clips.js';
 import { startTestService } from '../helpers/service.js';
@@ -17,10 +27,17 @@ interface Run {
   readonly stderr: string;
 }
 
-/** Runs the real `fusionseg` command in a child process. */
-function fusionseg(args: readonly string[], onSpawn?: (child: ReturnType<typeof spawn>) => void): Promise<Run> {
+/** Runs the real `fusionseg` command in a child process (with `env` added to this process's environment). */
+function fusionseg(
+  args: readonly string[],
+  onSpawn?: (child: ReturnType<typeof spawn>) => void,
+  env: NodeJS.ProcessEnv = {},
+): Promise<Run> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [cli, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, FUSIONSEG_TOKEN: '', ...env },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -185,4 +202,130 @@ test.serial('SIGINT cancels the call and the server stops the stream’s work', 
   t.true(service.context.framesSegmented - stoppedAt <= 8, 'at most the frames already in flight finish');
   t.true(service.context.framesSegmented < 300);
   t.is(service.context.activeStreams, 0);
+});
+
+// --- authentication: real servers with trivial handlers (GetModelInfo answers; StreamFrames fails after two) ---
+
+const TOKEN = 'cli-test-token-0123456789';
+const stubInfo = ModelInfo.fromPartial({
+  name: 'stub',
+  kind: 'unified',
+  inputWidth: 64,
+  inputHeight: 32,
+  labelSpace: { name: 'cityscapes', classes: [{ id: 13, name: 'car', category: 'vehicle', isThing: true }] },
+});
+
+async function startStubServer(t: ExecutionContext, { tokens, tls = {} }: { tokens?: string[]; tls?: TlsFiles }) {
+  const segmentation: SegmentationServiceServer = {
+    getModelInfo: (_call, callback) => callback(null, stubInfo),
+    streamFrames: (call) => {
+      let answered = 0;
+      call.on('data', (request: FrameRequest) => {
+        if (request.payload?.$case !== 'frame' || call.destroyed) return;
+        if (answered === 2) {
+          call.emit('error', { code: status.INTERNAL, details: 'stub failure after two frames' });
+          return;
+        }
+        answered++;
+        call.write(FrameResult.fromPartial({ frameId: request.payload.frame.frameId }));
+      });
+    },
+    processVideo: (call) => call.end(),
+  };
+  const server = createFusionsegServer({
+    segmentation,
+    interceptors: tokens === undefined ? [] : [bearerAuthInterceptor(tokens)],
+  });
+  const port = await server.listen('127.0.0.1:0', await serverCredentials(tls));
+  t.teardown(() => server.shutdown(1000));
+  return { address: `127.0.0.1:${port}`, tlsAddress: `localhost:${port}` };
+}
+
+test('auth: info sends --token or FUSIONSEG_TOKEN; without one, or a wrong one, it exits UNAUTHENTICATED (16)', async (t) => {
+  const { address } = await startStubServer(t, { tokens: [TOKEN] });
+  const flag = await fusionseg(['info', '--json', '--server', address, '--token', TOKEN]);
+  t.is(flag.code, 0, flag.stderr);
+  t.is((JSON.parse(flag.stdout) as { name: string }).name, 'stub');
+  const fromEnv = await fusionseg(['info', '--json', '--server', address], undefined, { FUSIONSEG_TOKEN: TOKEN });
+  t.is(fromEnv.code, 0, fromEnv.stderr);
+  const none = await fusionseg(['info', '--server', address]);
+  t.is(none.code, 16);
+  t.regex(none.stderr, /fusionseg: UNAUTHENTICATED: missing or invalid bearer token/);
+  const wrong = await fusionseg(['info', '--server', address, '--token', `${TOKEN}-old`]);
+  t.is(wrong.code, 16);
+  t.false(wrong.stderr.includes(TOKEN), 'the token is not printed');
+});
+
+test('auth: --tls-cert without --tls-key is a usage error; the usage text lists the connection flags', async (t) => {
+  const run = await fusionseg(['info', '--server', '127.0.0.1:1', '--tls-cert', 'client.crt']);
+  t.is(run.code, 64);
+  t.regex(run.stderr, /--tls-cert and --tls-key go together/);
+  const help = await fusionseg(['--help']);
+  t.regex(
+    help.stdout,
+    /fusionseg info \[--server ADDR\] \[--tls\] \[--ca FILE\] \[--tls-cert FILE --tls-key FILE\] \[--token T\]/,
+  );
+  t.regex(help.stdout, /FUSIONSEG_TOKEN/);
+});
+
+test('auth: info with --ca, --tls-cert and --tls-key against a server that requires client certificates', async (t) => {
+  const dir = await tempDir(t);
+  const openssl = (...args: string[]) => execFileAsync('openssl', args, { cwd: dir });
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  await openssl('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=cli-test-ca');
+  for (const [name, subject, extensions] of [
+    ['server', '/CN=localhost', 'subjectAltName=DNS:localhost,IP:127.0.0.1'],
+    ['client', '/CN=cli', 'extendedKeyUsage=clientAuth'],
+  ] as const) {
+    await writeFile(join(dir, `${name}.ext`), `${extensions}\n`);
+    await openssl('req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', subject);
+    await openssl(
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-set_serial',
+      '1',
+      '-days',
+      '2',
+      '-out',
+      `${name}.crt`,
+      '-extfile',
+      `${name}.ext`,
+    );
+  }
+  const file = (name: string) => join(dir, name);
+  const { tlsAddress } = await startStubServer(t, {
+    tls: { tlsCert: file('server.crt'), tlsKey: file('server.key'), tlsClientCa: file('ca.crt') },
+  });
+  const withCert = await fusionseg([
+    'info',
+    '--json',
+    '--server',
+    tlsAddress,
+    '--ca',
+    file('ca.crt'),
+    '--tls-cert',
+    file('client.crt'),
+    '--tls-key',
+    file('client.key'),
+  ]);
+  t.is(withCert.code, 0, withCert.stderr);
+  const withoutCert = await fusionseg(['info', '--server', tlsAddress, '--ca', file('ca.crt')]);
+  t.is(withoutCert.code, 14, withoutCert.stderr); // UNAVAILABLE: the handshake fails
+});
+
+test('stream: a server error mid-stream exits with its status instead of hanging', async (t) => {
+  const dir = await tempDir(t);
+  const clip = await makeTestClip(dir, { width: 160, height: 120, frames: 60, rate: 12 });
+  const { address } = await startStubServer(t, {});
+  const started = Date.now();
+  const run = await fusionseg(['stream', clip, '--server', address, '--in-flight', '2']);
+  t.is(run.code, 13, run.stderr); // INTERNAL
+  t.regex(run.stderr, /INTERNAL: stub failure after two frames/);
+  t.true(Date.now() - started < 30_000);
 });

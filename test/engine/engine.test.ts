@@ -140,7 +140,11 @@ test('past maxQueue, frames wait for admission instead of being refused, and all
 });
 
 test('lanes are served round-robin: a late lane is not served after every frame of an eager one', async (t) => {
-  const engine = await startEngine(t, { heavyChannels: 32 }, { batching: { maxBatch: 1, maxDelayMs: 0, maxQueue: 64 } });
+  const engine = await startEngine(
+    t,
+    { heavyChannels: 32 },
+    { batching: { maxBatch: 1, maxDelayMs: 0, maxQueue: 64 } },
+  );
   const eager = {};
   const late = {};
   const order: string[] = [];
@@ -154,7 +158,11 @@ test('lanes are served round-robin: a late lane is not served after every frame 
 });
 
 test('dropOldest takes the oldest waiting frame of a lane out (FrameDropped), never one already running', async (t) => {
-  const engine = await startEngine(t, { heavyChannels: 32 }, { batching: { maxBatch: 1, maxDelayMs: 0, maxQueue: 64 } });
+  const engine = await startEngine(
+    t,
+    { heavyChannels: 32 },
+    { batching: { maxBatch: 1, maxDelayMs: 0, maxQueue: 64 } },
+  );
   const lane = {};
   const running = engine.infer(frame(16), undefined, lane);
   const waiting = [engine.infer(frame(32), undefined, lane), engine.infer(frame(48), undefined, lane)];

@@ -1,3 +1,4 @@
+import { silentLogger } from '../../server/src/logger.js';
 import test, { type ExecutionContext } from 'ava';
 import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import {
@@ -28,7 +29,7 @@ async function startServer(t: ExecutionContext, failure?: unknown) {
     streamFrames: notBuiltHere('streamFrames'),
     processVideo: notBuiltHere('processVideo'),
     getModelInfo: (call, callback) => {
-      if (failure !== undefined) callback(toGrpcError(failure, () => {}));
+      if (failure !== undefined) callback(toGrpcError(failure, silentLogger()));
       else callback(null, call.request.model === '' ? info : { ...info, name: call.request.model });
     },
   };

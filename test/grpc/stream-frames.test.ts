@@ -249,7 +249,7 @@ test('a raw frame whose bytes do not match its size is INVALID_ARGUMENT naming t
   t.is(error?.code, status.INVALID_ARGUMENT);
   t.regex(
     error?.details ?? '',
-    /frame 2 \(message 2\): a 64x32 raw RGB24 frame has 6144 bytes, but this one carries 100/,
+    /frame 2 \(message 3\): a 64x32 raw RGB24 frame has 6144 bytes, but this one carries 100/,
   );
 });
 
@@ -264,7 +264,7 @@ test('a corrupt JPEG is INVALID_ARGUMENT with the decoder’s reason', async (t)
   ]);
   const { error } = await outcome;
   t.is(error?.code, status.INVALID_ARGUMENT);
-  t.regex(error?.details ?? '', /frame 9 \(message 1\): could not decode the jpeg image: .+/);
+  t.regex(error?.details ?? '', /frame 9 \(message 2\): could not decode the jpeg image: .+/);
 });
 
 test('a stream that does not start with "open" is INVALID_ARGUMENT', async (t) => {

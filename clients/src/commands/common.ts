@@ -12,19 +12,55 @@ export interface ConnectionFlags {
   readonly server?: string | undefined;
   readonly tls?: boolean | undefined;
   readonly ca?: string | undefined;
+  readonly 'tls-cert'?: string | undefined;
+  readonly 'tls-key'?: string | undefined;
+  readonly token?: string | undefined;
 }
 
 export const connectionOptions = {
   server: { type: 'string' },
   tls: { type: 'boolean' },
   ca: { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  token: { type: 'string' },
 } as const;
 
-export async function connect(flags: ConnectionFlags): Promise<FusionsegClient> {
-  const ca = flags.ca === undefined ? undefined : new Uint8Array(await readFile(flags.ca));
+/** The connection flags, for each command's usage text. */
+export const connectionUsage = `[--server ADDR] [--tls] [--ca FILE] [--tls-cert FILE --tls-key FILE] [--token T]`;
+
+/** What the connection flags mean, once, at the end of the usage text. */
+export const connectionHelp = `Connection: --server host:port (default ${DEFAULT_SERVER}); --tls to use TLS (with --ca FILE, trust
+that PEM CA instead of the system's roots); --tls-cert FILE --tls-key FILE, a PEM client certificate and key
+for servers that require mutual TLS (implies --tls); --token T, a bearer token for servers with
+--auth-tokens-file (or FUSIONSEG_TOKEN in the environment, which other users cannot read from ps).`;
+
+export async function connect(flags: ConnectionFlags, env: NodeJS.ProcessEnv = process.env): Promise<FusionsegClient> {
+  if ((flags['tls-cert'] === undefined) !== (flags['tls-key'] === undefined)) {
+    throw new UsageError('--tls-cert and --tls-key go together (a client certificate and its key)');
+  }
+  const file = async (path: string | undefined, flag: string) => {
+    if (path === undefined) return undefined;
+    try {
+      return new Uint8Array(await readFile(path));
+    } catch (error: unknown) {
+      throw new Error(`--${flag}: cannot read ${path}: ${(error as Error).message}`);
+    }
+  };
+  const [ca, cert, key] = await Promise.all([
+    file(flags.ca, 'ca'),
+    file(flags['tls-cert'], 'tls-cert'),
+    file(flags['tls-key'], 'tls-key'),
+  ]);
+  const token = flags.token ?? (env.FUSIONSEG_TOKEN || undefined);
+  if (token !== undefined && !/^[\x21-\x7e]+$/.test(token)) {
+    throw new UsageError(`--token (FUSIONSEG_TOKEN) must be visible ASCII characters, without spaces`);
+  }
   return new FusionsegClient(flags.server ?? DEFAULT_SERVER, {
-    tls: flags.tls === true || ca !== undefined,
+    tls: flags.tls === true || ca !== undefined || cert !== undefined,
     ...(ca === undefined ? {} : { ca }),
+    ...(cert === undefined || key === undefined ? {} : { cert, key }),
+    ...(token === undefined ? {} : { token }),
   });
 }
 

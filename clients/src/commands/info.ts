@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
-import { connect, connectionOptions } from './common.js';
+import { connect, connectionOptions, connectionUsage } from './common.js';
 
-export const infoUsage = `fusionseg info [--server ADDR] [--tls] [--ca FILE] [--json]
+export const infoUsage = `fusionseg info ${connectionUsage} [--json]
   Prints the model, its label space and the devices of a running server.`;
 
 export async function infoCommand(argv: readonly string[], signal: AbortSignal): Promise<void> {

@@ -3,14 +3,14 @@ import { stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { MapEncoding } from '../../../proto/generated/fusionseg/v1/segmentation.pb.js';
 import type { VideoSource } from '../client.js';
-import { connect, connectionOptions, positiveNumber, UsageError } from './common.js';
+import { connect, connectionOptions, connectionUsage, positiveNumber, UsageError } from './common.js';
 import { localDecoder, openLocalVideo } from './local-video.js';
 import { outputOptions, ResultRenderer } from './render-results.js';
 
 export const processUsage = `fusionseg process <video> | --server-path PATH | --url URL
     [--fps N] [--start-time S] [--max-frames N]
     [--overlay out.mp4] [--frames-dir DIR] [--frames-every N] [--json out.ndjson] [--summary]
-    [--server ADDR] [--tls] [--ca FILE]
+    ${connectionUsage}
   Runs a whole video through ProcessVideo: uploaded, or a file under the server's media root, or a URL.`;
 
 /** `fusionseg process`: the server decodes the whole video. */
@@ -38,6 +38,9 @@ export async function processCommand(argv: readonly string[], signal: AbortSigna
     maxFrames: positiveNumber(values['max-frames'], 'max-frames'),
   };
   const client = await connect(values);
+  // Closed whatever happens: a failed call must not leave ffmpeg processes keeping the command alive.
+  const opened: { decoder?: { close(): Promise<void> }; renderer?: ResultRenderer } = {};
+  let completed = false;
   try {
     const info = await client.getModelInfo({ deadlineMs: 15_000, signal });
     let source: VideoSource;
@@ -57,7 +60,9 @@ export async function processCommand(argv: readonly string[], signal: AbortSigna
       overlays && file !== undefined
         ? localDecoder(await openLocalVideo(file), sampling, { width: 1, height: 1 }, signal)
         : undefined;
+    if (local !== undefined) opened.decoder = local.decoder;
     const renderer = new ResultRenderer(values, info, local?.frameRate ?? sampling.fps ?? 25, 'process');
+    opened.renderer = renderer;
     await renderer.open();
     const localFrames = local?.decoder.frames()[Symbol.asyncIterator]();
     const started = performance.now();
@@ -80,7 +85,10 @@ export async function processCommand(argv: readonly string[], signal: AbortSigna
     }
     await localFrames?.return?.();
     await renderer.close();
+    completed = true;
   } finally {
+    if (!completed) await opened.renderer?.abandon();
+    await opened.decoder?.close();
     client.close();
   }
 }

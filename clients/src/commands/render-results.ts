@@ -104,6 +104,12 @@ export class ResultRenderer {
     this.#progress.update(this.#done, total);
   }
 
+  /** After a failure: ends the files written so far (and the overlay encoder) without a summary; never throws. */
+  async abandon(): Promise<void> {
+    this.#progress.finish();
+    await Promise.allSettled([this.#ndjson?.close(), this.#overlay?.close()]);
+  }
+
   async close(): Promise<RunSummary> {
     this.#progress.finish();
     await this.#ndjson?.close();

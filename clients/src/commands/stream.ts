@@ -1,13 +1,13 @@
 import { parseArgs } from 'node:util';
 import { MapEncoding } from '../../../proto/generated/fusionseg/v1/segmentation.pb.js';
 import type { ClientFrame } from '../client.js';
-import { connect, connectionOptions, positiveNumber, UsageError } from './common.js';
+import { connect, connectionOptions, connectionUsage, positiveNumber, UsageError } from './common.js';
 import { localDecoder, openLocalVideo } from './local-video.js';
 import { outputOptions, ResultRenderer } from './render-results.js';
 
 export const streamUsage = `fusionseg stream <video|url|-> [--fps N] [--max-frames N] [--in-flight N]
     [--overlay out.mp4] [--frames-dir DIR] [--frames-every N] [--json out.ndjson] [--summary]
-    [--server ADDR] [--tls] [--ca FILE]
+    ${connectionUsage}
   Decodes the video here with ffmpeg and streams its frames over StreamFrames, as a camera client does.`;
 
 /** `fusionseg stream`: client-side decoding, bidirectional frame streaming. */
@@ -30,10 +30,14 @@ export async function streamCommand(argv: readonly string[], signal: AbortSignal
   const maxFrames = positiveNumber(values['max-frames'], 'max-frames');
   const inFlight = positiveNumber(values['in-flight'], 'in-flight') ?? 8;
   const client = await connect(values);
+  // Closed whatever happens: a failed call must not leave ffmpeg processes keeping the command alive.
+  const opened: { decoder?: { close(): Promise<void> }; renderer?: ResultRenderer } = {};
+  let completed = false;
   try {
     const info = await client.getModelInfo({ deadlineMs: 15_000, signal });
     const video = await openLocalVideo(source);
     const local = localDecoder(video, { fps, maxFrames }, { width: info.inputWidth, height: info.inputHeight }, signal);
+    opened.decoder = local.decoder;
     if (video.input.kind === 'pipe') {
       const decoder = local.decoder;
       void (async () => {
@@ -42,6 +46,7 @@ export async function streamCommand(argv: readonly string[], signal: AbortSignal
       })();
     }
     const renderer = new ResultRenderer(values, info, local.frameRate, 'stream');
+    opened.renderer = renderer;
     await renderer.open();
 
     // Frames sent but not answered yet: their source pixels (for overlays) and send times (for latency).
@@ -77,7 +82,10 @@ export async function streamCommand(argv: readonly string[], signal: AbortSignal
       await renderer.add(segmented, frame, entry === undefined ? undefined : performance.now() - entry.at, local.total);
     }
     await renderer.close();
+    completed = true;
   } finally {
+    if (!completed) await opened.renderer?.abandon();
+    await opened.decoder?.close();
     client.close();
   }
 }

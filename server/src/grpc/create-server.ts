@@ -1,4 +1,4 @@
-import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { Server, ServerCredentials, type ServerInterceptor } from '@grpc/grpc-js';
 import { HealthImplementation, type ServingStatus } from 'grpc-health-check';
 import {
   SegmentationServiceService,
@@ -19,9 +19,14 @@ export const SEGMENTATION_SERVICE_NAME = 'fusionseg.v1.SegmentationService';
 export interface FusionsegServerOptions extends ServerLimits {
   /** The segmentation service's handlers. */
   readonly segmentation: SegmentationServiceServer;
+  /**
+   * Server interceptors, run for every call before its handler, in order (e.g. `bearerAuthInterceptor`
+   * from auth-interceptor.ts); default none.
+   */
+  readonly interceptors?: readonly ServerInterceptor[];
 }
 
-/** A gRPC server with the segmentation service, grpc.health.v1 and server reflection. */
+/** A gRPC server with the segmentation service, grpc.health.v1 and server reflection, and its interceptors. */
 export interface FusionsegServer {
   readonly grpc: Server;
   readonly health: HealthImplementation;
@@ -34,7 +39,7 @@ export interface FusionsegServer {
 }
 
 export function createFusionsegServer(options: FusionsegServerOptions): FusionsegServer {
-  const server = new Server(serverChannelOptions(options));
+  const server = new Server({ ...serverChannelOptions(options), interceptors: [...(options.interceptors ?? [])] });
   // NOT_SERVING until the caller says the model is loaded and warm.
   const health = new HealthImplementation({
     '': 'NOT_SERVING',

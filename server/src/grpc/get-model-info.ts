@@ -56,7 +56,7 @@ export function getModelInfo(service: ServiceContext): handleUnaryCall<GetModelI
         },
       });
     } catch (error: unknown) {
-      callback(toGrpcError(error));
+      callback(toGrpcError(error, service.log));
     }
   };
 }

@@ -1,94 +1,37 @@
-import type { handleBidiStreamingCall, ServerDuplexStream } from '@grpc/grpc-js';
+import type { handleBidiStreamingCall } from '@grpc/grpc-js';
 import {
   InputKind,
   type FrameRequest,
   type FrameResult,
 } from '../../../proto/generated/fusionseg/v1/segmentation.pb.js';
 import { invalidArgument } from '../errors.js';
-import { runOrdered } from '../pipeline/run-ordered.js';
-import { segmentFrame, type DecodedFrame, type StreamContext } from '../pipeline/segment-frame.js';
+import { pendingFrames, type PendingFrame } from '../pipeline/segment-frame.js';
 import type { ServiceContext } from '../pipeline/service-context.js';
-import type { StreamMonitor } from '../pipeline/stream-monitor.js';
-import { resolveStreamSettings } from '../pipeline/stream-settings.js';
+import { knownEnum, resolveStreamSettings } from '../pipeline/stream-settings.js';
+import { eachMessage, runStreamSession, type OpenedStream, type OpeningStream } from '../pipeline/stream-session.js';
+import { encodedVideoFrames } from '../pipeline/video-source.js';
 import { decodeStill, type StillImage } from '../video/image-frames.js';
-import { decodedVideoFrames } from '../pipeline/video-frames.js';
-import { callSignal, clientMessages, endCall, ResultWriter } from './call-io.js';
-import { endCallWithError } from './end-call.js';
 
 /** StreamFrames: bidirectional; frames (raw, JPEG, PNG) or encoded video chunks in, one result per frame out. */
 export function streamFrames(service: ServiceContext): handleBidiStreamingCall<FrameRequest, FrameResult> {
-  return (call) => void handleStreamFrames(call, service);
+  return (call) => void runStreamSession(call, service, 'StreamFrames', 'open', openFrameStream);
 }
 
-async function handleStreamFrames(call: ServerDuplexStream<FrameRequest, FrameResult>, service: ServiceContext) {
-  const stop = new AbortController();
-  const signal = AbortSignal.any([callSignal(call), stop.signal]);
-  let monitor: StreamMonitor | undefined;
-  try {
-    monitor = service.openStream('StreamFrames', call);
-    const stream = monitor;
-    const messages = clientMessages(call)[Symbol.asyncIterator]();
-    const first = await messages.next();
-    if (first.done === true) {
-      call.end();
-      return;
-    }
-    if (first.value.payload?.$case !== 'open') {
-      throw invalidArgument('the first StreamFrames message must be "open" (with the stream options)');
-    }
-    const open = first.value.payload.open;
-    const { engine } = service;
-    const context: StreamContext = {
-      service,
-      settings: resolveStreamSettings(open.options, engine.model.name),
-      signal,
-      totalFrames: 0,
-    };
-    const rest: AsyncIterable<FrameRequest> = { [Symbol.asyncIterator]: () => messages };
-    const source: AsyncIterable<PendingFrame> =
-      open.input === InputKind.INPUT_KIND_ENCODED_VIDEO
-        ? pending(
-            decodedVideoFrames(
-              { kind: 'pipe', format: open.containerFormat },
-              { ...engine.model.input, signal },
-              feedChunks(rest),
-              undefined,
-            ),
-          )
-        : stillFrames(rest, engine.model.input);
-    const writer = new ResultWriter(call, signal);
-    await runOrdered(
-      source,
-      service.limits.framesInFlight,
-      async (frame) => {
-        stream.frameIn();
-        return segmentFrame(await frame.decoded, context);
-      },
-      async (result) => {
-        await writer.write(result);
-        stream.frameOut(result);
-      },
-    );
-    await endCall(call, signal);
-  } catch (error: unknown) {
-    monitor?.fail(error);
-    endCallWithError(call, error);
-  } finally {
-    stop.abort(); // stops ffmpeg and drops this stream's queued frames
-    if (monitor !== undefined) service.closeStream(monitor, call);
+function openFrameStream(stream: OpeningStream<FrameRequest>): OpenedStream {
+  const { open: first, messages, service, signal, log } = stream;
+  if (first.payload?.$case !== 'open') {
+    throw invalidArgument('the first StreamFrames message must be "open" (with the stream options)');
   }
-}
-
-/**
- * A frame on its way through decoding. Wrapped in an object because an async generator awaits what it
- * yields: a bare promise would make each decode wait for the one before.
- */
-interface PendingFrame {
-  readonly decoded: DecodedFrame | Promise<DecodedFrame>;
-}
-
-async function* pending(frames: AsyncIterable<DecodedFrame>): AsyncGenerator<PendingFrame> {
-  for await (const decoded of frames) yield { decoded };
+  const open = first.payload.open;
+  const input = knownEnum(InputKind, open.input, 'open.input');
+  const settings = resolveStreamSettings(open.options, service.engine.model.name);
+  const size = service.engine.model.input;
+  if (input !== InputKind.INPUT_KIND_ENCODED_VIDEO) {
+    return { settings, frames: stillFrames(messages, size), totalFrames: 0 };
+  }
+  stream.useDecoder();
+  const frames = encodedVideoFrames(videoChunks(messages), open.containerFormat, service.limits, size, signal, log);
+  return { settings, frames: pendingFrames(frames), totalFrames: 0 };
 }
 
 /** Each frame message starts decoding at once (within the stream's window), so decodes overlap. */
@@ -101,7 +44,7 @@ async function* stillFrames(
     const payload = message.payload;
     if (payload?.$case !== 'frame') {
       throw invalidArgument(
-        `message ${index + 1} of a frame stream must be "frame", got "${payload?.$case ?? 'empty'}"` +
+        `message ${index + 2} of a frame stream must be "frame", got "${payload?.$case ?? 'empty'}"` +
           (payload?.$case === 'videoChunk'
             ? ' (open the stream with input = INPUT_KIND_ENCODED_VIDEO to send video)'
             : ''),
@@ -109,7 +52,7 @@ async function* stillFrames(
     }
     const frame = payload.frame;
     const image = frame.image;
-    const label = `frame ${frame.frameId} (message ${index + 1})`;
+    const label = `frame ${frame.frameId} (message ${index + 2})`;
     let still: StillImage;
     if (image?.$case === 'raw') still = { kind: 'raw', ...image.raw };
     else if (image?.$case === 'jpeg') still = { kind: 'jpeg', bytes: image.jpeg };
@@ -133,16 +76,13 @@ async function* stillFrames(
 }
 
 /** The bytes of an encoded video stream's chunk messages. */
-async function* feedChunks(messages: AsyncIterable<FrameRequest>): AsyncGenerator<Uint8Array> {
-  let index = 1;
-  for await (const message of messages) {
-    index++;
-    const payload = message.payload;
+function videoChunks(messages: AsyncIterable<FrameRequest>): AsyncIterable<Uint8Array> {
+  return eachMessage(messages, ({ payload }, number) => {
     if (payload?.$case !== 'videoChunk') {
       throw invalidArgument(
-        `message ${index} of an encoded-video stream must be "video_chunk", got "${payload?.$case ?? 'empty'}"`,
+        `message ${number} of an encoded-video stream must be "video_chunk", got "${payload?.$case ?? 'empty'}"`,
       );
     }
-    yield payload.videoChunk.data;
-  }
+    return payload.videoChunk.data;
+  });
 }

@@ -1,22 +1,17 @@
 import { Metadata, type ServiceError } from '@grpc/grpc-js';
+import type { Logger } from 'pino';
 import { ServerError, Status } from '../errors.js';
-import { log } from '../logger.js';
-
-/** What the edge reports for an unexpected error, so that the caller can be told where to look. */
-export type InternalErrorLogger = (error: unknown) => void;
-
-const defaultLogger: InternalErrorLogger = (error) => {
-  log.error({ err: error }, 'internal error');
-};
 
 /**
  * Maps any thrown value to the status a client sees: a `ServerError` keeps its code and details;
- * anything else is logged and becomes INTERNAL without leaking its message.
+ * anything else is logged (with its stack, on `log`) and becomes INTERNAL without leaking its message.
+ * An INTERNAL ServerError is logged too, with its cause: its details are for the client, the cause for us.
  */
-export function toGrpcError(error: unknown, logInternal: InternalErrorLogger = defaultLogger): Partial<ServiceError> {
+export function toGrpcError(error: unknown, log: Logger): Partial<ServiceError> {
   if (error instanceof ServerError) {
+    if (error.code === Status.INTERNAL) log.error({ err: error.cause ?? error }, error.details);
     return { code: error.code, details: error.details, metadata: new Metadata() };
   }
-  logInternal(error);
+  log.error({ err: error }, 'internal error');
   return { code: Status.INTERNAL, details: 'internal server error (logged on the server)', metadata: new Metadata() };
 }

@@ -30,6 +30,8 @@ export class ServiceMetrics {
   readonly #framesIn: Counter<'call'>;
   readonly #framesOut: Counter<'call'>;
   readonly #framesFailed: Counter<'call' | 'reason'>;
+  readonly #framesDropped: Counter<'call'>;
+  readonly #streamsRefused: Counter<'call' | 'reason'>;
   readonly #streams: Counter<'call' | 'outcome'>;
   readonly #stageSeconds: Histogram<'stage'>;
   readonly #batchSize: Histogram<'session' | 'device'>;
@@ -52,6 +54,18 @@ export class ServiceMetrics {
     this.#framesFailed = new Counter({
       name: 'fusionseg_frames_failed_total',
       help: 'Frames that entered a stream and got no result, by why the stream ended.',
+      labelNames: ['call', 'reason'],
+      registers: [registry],
+    });
+    this.#framesDropped = new Counter({
+      name: 'fusionseg_frames_dropped_total',
+      help: 'Frames of live streams (overload DROP_OLDEST) answered as dropped, without segmentation.',
+      labelNames: ['call'],
+      registers: [registry],
+    });
+    this.#streamsRefused = new Counter({
+      name: 'fusionseg_streams_refused_total',
+      help: 'Calls refused at admission, before any frame: overloaded (stream cap) or unavailable (draining).',
       labelNames: ['call', 'reason'],
       registers: [registry],
     });
@@ -135,7 +149,12 @@ export class ServiceMetrics {
     this.#framesIn.inc({ call });
   }
 
-  frameOut(call: CallName, timings: StageTimings | undefined): void {
+  /** A frame answered: segmented, or (`dropped`) answered as dropped by a live stream. */
+  frameOut(call: CallName, timings: StageTimings | undefined, dropped = false): void {
+    if (dropped) {
+      this.#framesDropped.inc({ call });
+      return;
+    }
     this.#framesOut.inc({ call });
     if (timings === undefined) return;
     const us = {
@@ -147,6 +166,10 @@ export class ServiceMetrics {
       total: timings.totalUs,
     };
     for (const stage of STAGES) this.#stageSeconds.observe({ stage }, us[stage] / 1e6);
+  }
+
+  streamRefused(call: CallName, reason: FailureReason): void {
+    this.#streamsRefused.inc({ call, reason });
   }
 
   streamEnded(call: CallName, outcome: 'ok' | FailureReason, framesLost: number): void {

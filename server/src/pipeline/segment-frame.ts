@@ -4,8 +4,9 @@
 import {
   SegmentSource,
   type Detection as DetectionMessage,
-  type FrameResult,
+  FrameResult,
 } from '../../../proto/generated/fusionseg/v1/segmentation.pb.js';
+import { FrameDropped, type LaneKey } from '../engine/batcher.js';
 import type { Detection } from '../engine/postprocess.js';
 import type { ServiceContext } from './service-context.js';
 import type { StreamSettings } from './stream-settings.js';
@@ -24,10 +25,25 @@ export interface DecodedFrame {
   readonly arrivedAt: number;
 }
 
+/**
+ * A frame on its way through decoding. Wrapped in an object because an async generator awaits what it
+ * yields: a bare promise would make each decode wait for the one before.
+ */
+export interface PendingFrame {
+  readonly decoded: DecodedFrame | Promise<DecodedFrame>;
+}
+
+/** Decoded frames as pending ones (video decoders produce frames already decoded). */
+export async function* pendingFrames(frames: AsyncIterable<DecodedFrame>): AsyncGenerator<PendingFrame> {
+  for await (const decoded of frames) yield { decoded };
+}
+
 export interface StreamContext {
   readonly service: ServiceContext;
   readonly settings: StreamSettings;
   readonly signal: AbortSignal;
+  /** The stream's lane in the batcher: lanes are served round-robin, and a live stream drops from its own. */
+  readonly lane: LaneKey;
   /** The stream's frame count when known (video inputs), else 0. */
   totalFrames: number;
 }
@@ -35,7 +51,13 @@ export interface StreamContext {
 export async function segmentFrame(frame: DecodedFrame, context: StreamContext): Promise<FrameResult> {
   const { engine, finishers } = context.service;
   const { settings } = context;
-  const inference = await engine.infer(frame.rgb, context.signal);
+  let inference;
+  try {
+    inference = await engine.infer(frame.rgb, context.signal, context.lane);
+  } catch (error: unknown) {
+    if (error instanceof FrameDropped) return droppedResult(frame, context);
+    throw error;
+  }
   // Before the outputs are transferred to a fusion worker.
   const detections = settings.output.detections ? inference.outputs.detections.map(toDetectionMessage) : [];
   const finished = await finishers.finish({
@@ -85,6 +107,23 @@ export async function segmentFrame(frame: DecodedFrame, context: StreamContext):
     detections,
     dropped: false,
   };
+}
+
+/** The answer to a frame dropped before inference: which frame, and that it was dropped. */
+function droppedResult(frame: DecodedFrame, context: StreamContext): FrameResult {
+  const { width: modelWidth, height: modelHeight } = context.service.engine.model.input;
+  return FrameResult.fromPartial({
+    index: frame.index,
+    frameId: frame.frameId,
+    pts: frame.pts,
+    sourceWidth: frame.sourceWidth,
+    sourceHeight: frame.sourceHeight,
+    modelWidth,
+    modelHeight,
+    timings: { decodeUs: frame.decodeUs, totalUs: Math.round((performance.now() - frame.arrivedAt) * 1000) },
+    totalFrames: context.totalFrames,
+    dropped: true,
+  });
 }
 
 function toDetectionMessage(detection: Detection): DetectionMessage {

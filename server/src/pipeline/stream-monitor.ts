@@ -52,7 +52,7 @@ export class StreamMonitor {
 
   frameOut(result: FrameResult): void {
     this.#framesOut++;
-    this.metrics.frameOut(this.call, result.timings);
+    this.metrics.frameOut(this.call, result.timings, result.dropped);
   }
 
   /** Records the error the stream ends with (the first one counts). */

@@ -2,7 +2,12 @@
  * A stream's options (the `open` message), validated and resolved against the server's defaults.
  * Bad values are INVALID_ARGUMENT naming the field; an unknown model is NOT_FOUND.
  */
-import { Consistency, MapEncoding, type StreamOptions } from '../../../proto/generated/fusionseg/v1/segmentation.pb.js';
+import {
+  Consistency,
+  MapEncoding,
+  OverloadPolicy,
+  type StreamOptions,
+} from '../../../proto/generated/fusionseg/v1/segmentation.pb.js';
 import { DEFAULT_FUSION_OPTIONS } from '../../../fusion-wasm/src/index.js';
 import { invalidArgument, notFound } from '../errors.js';
 import type { StreamFusionOptions, StreamOutputOptions } from '../fusion/finish-protocol.js';
@@ -10,6 +15,16 @@ import type { StreamFusionOptions, StreamOutputOptions } from '../fusion/finish-
 export interface StreamSettings {
   readonly fusion: StreamFusionOptions;
   readonly output: StreamOutputOptions;
+  /** When the server cannot keep up: wait (flow control slows the client) or drop the oldest waiting frame. */
+  readonly overload: 'wait' | 'drop-oldest';
+}
+
+/** Checks a proto3 enum value (which arrives as any integer) against the enum; the message names the field. */
+export function knownEnum<E extends number>(enumeration: Record<string, string | number>, value: E, field: string): E {
+  if (typeof value !== 'number' || value < 0 || typeof enumeration[value] !== 'string') {
+    throw invalidArgument(`${field} has no value ${String(value)}`);
+  }
+  return value;
 }
 
 export const DEFAULT_FUSION: StreamFusionOptions = { enabled: true, ...DEFAULT_FUSION_OPTIONS };
@@ -23,9 +38,7 @@ function unitInterval(value: number | undefined, field: string, fallback: number
 }
 
 function mapEncoding(value: MapEncoding, field: string): MapEncoding {
-  if (value === MapEncoding.UNRECOGNIZED || !(value in MapEncoding)) {
-    throw invalidArgument(`${field} is not a known MapEncoding (${String(value)})`);
-  }
+  knownEnum(MapEncoding, value, field);
   // Unset means run-length: compact and cheap to produce.
   return value === MapEncoding.MAP_ENCODING_UNSPECIFIED ? MapEncoding.MAP_ENCODING_RLE : value;
 }
@@ -35,11 +48,17 @@ export function resolveStreamSettings(options: StreamOptions | undefined, modelN
     throw notFound(`no model named "${options.model}" on this server (it serves "${modelName}")`);
   }
   const fusion = options?.fusion;
-  if (fusion?.consistency === Consistency.UNRECOGNIZED) throw invalidArgument('options.fusion.consistency is unknown');
+  knownEnum(Consistency, fusion?.consistency ?? Consistency.CONSISTENCY_UNSPECIFIED, 'options.fusion.consistency');
+  const overload = knownEnum(
+    OverloadPolicy,
+    options?.overload ?? OverloadPolicy.OVERLOAD_POLICY_UNSPECIFIED,
+    'options.overload',
+  );
   const minArea = fusion?.minNewInstanceArea ?? DEFAULT_FUSION.minNewInstanceArea;
   if (minArea < 1) throw invalidArgument(`options.fusion.min_new_instance_area must be at least 1, got ${minArea}`);
   const output = options?.output;
   return {
+    overload: overload === OverloadPolicy.OVERLOAD_POLICY_DROP_OLDEST ? 'drop-oldest' : 'wait',
     fusion: {
       enabled: !(fusion?.disabled ?? false),
       scoreThreshold: unitInterval(

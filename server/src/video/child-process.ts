@@ -54,6 +54,11 @@ export class TextTail {
     if (this.#text.length > this.maxBytes) this.#text = this.#text.slice(-this.maxBytes);
   }
 
+  /** Everything kept. */
+  text(): string {
+    return this.#text;
+  }
+
   /** The last `lines` non-empty lines. */
   lastLines(lines = 5): string {
     return this.#text

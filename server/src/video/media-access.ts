@@ -6,10 +6,13 @@ import { realpath, stat } from 'node:fs/promises';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { invalidArgument, notFound, permissionDenied } from '../errors.js';
 
-/** ffmpeg protocols each URL scheme needs (an HLS playlist stays on its own scheme). */
+/**
+ * ffmpeg protocols each URL scheme needs. http and https sources go through the server's pinning proxy
+ * (url-proxy.ts): `tcp` to reach it, `httpproxy` for the CONNECT tunnel that carries TLS.
+ */
 const PROTOCOLS_BY_SCHEME: Readonly<Record<string, readonly string[]>> = {
-  http: ['http', 'tcp', 'hls'],
-  https: ['https', 'tls', 'tcp', 'crypto', 'hls'],
+  http: ['http', 'tcp'],
+  https: ['https', 'tls', 'tcp', 'httpproxy'],
   rtsp: ['rtsp', 'rtp', 'udp', 'tcp'],
   rtmp: ['rtmp', 'tcp'],
   srt: ['srt', 'udp'],

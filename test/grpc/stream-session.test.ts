@@ -1,0 +1,308 @@
+import test from 'ava';
+import { status, type ServiceError } from '@grpc/grpc-js';
+import {
+  InputKind,
+  OverloadPolicy,
+  type Consistency,
+  type MapEncoding,
+  type FrameRequest,
+  type FrameResult,
+} from '../../proto/generated/fusionseg/v1/segmentation.pb.js';
+import {
+  collect,
+  openFramesRequest,
+  solidFrameRequest,
+  startTestService,
+  streamFramesCall,
+  writeAll,
+} from '../helpers/service.js';
+
+const W = 64;
+const H = 32;
+const CAR = [16 * 13, 200, 200];
+
+function framesStream(count: number, open: FrameRequest = openFramesRequest()): FrameRequest[] {
+  return [open, ...Array.from({ length: count }, (_, i) => solidFrameRequest(i, W, H, CAR))];
+}
+
+function withOpen(change: (open: Extract<FrameRequest['payload'], { $case: 'open' }>['open']) => void): FrameRequest {
+  const request = openFramesRequest();
+  if (request.payload?.$case === 'open') change(request.payload.open);
+  return request;
+}
+
+/** Resolves when `call` has received `count` results (or ended). */
+function resultsReached(call: NodeJS.EventEmitter, results: FrameResult[], count: number): Promise<void> {
+  return new Promise((resolve) => {
+    const check = () => {
+      if (results.length >= count) resolve();
+    };
+    call.on('data', check);
+    call.once('end', resolve);
+    call.once('error', resolve);
+    check();
+  });
+}
+
+test('past --max-streams a new call is RESOURCE_EXHAUSTED at open; admitted streams finish untouched', async (t) => {
+  const { client, service } = await startTestService(t, { maxStreams: 2 });
+  const held = [streamFramesCall(client), streamFramesCall(client)];
+  const heldResults: FrameResult[][] = [[], []];
+  const heldOutcomes = held.map((call, i) => {
+    call.on('data', (result: FrameResult) => heldResults[i]!.push(result));
+    return collect(call);
+  });
+  for (const [i, call] of held.entries()) {
+    call.write(openFramesRequest());
+    call.write(solidFrameRequest(0, W, H, CAR));
+    await resultsReached(call, heldResults[i]!, 1);
+  }
+  t.is(service.context.activeStreams, 2);
+
+  const refused = streamFramesCall(client);
+  const refusedOutcome = collect(refused);
+  await writeAll(refused, framesStream(1));
+  const { error } = await refusedOutcome;
+  t.is(error?.code, status.RESOURCE_EXHAUSTED);
+  t.regex(error?.details ?? '', /maximum of 2 streams/);
+
+  for (const call of held) await writeAll(call, [solidFrameRequest(1, W, H, CAR)]);
+  for (const outcome of heldOutcomes) {
+    const { results, error: heldError } = await outcome;
+    t.is(heldError, undefined);
+    t.deepEqual(
+      results.map((r) => r.frameId),
+      [0, 1],
+    );
+  }
+  // Room again once they ended.
+  const later = streamFramesCall(client);
+  const laterOutcome = collect(later);
+  await writeAll(later, framesStream(1));
+  t.is((await laterOutcome).error, undefined);
+});
+
+test('an idle stream (no message, nothing in flight) ends DEADLINE_EXCEEDED; a slow but steady one does not', async (t) => {
+  const { client, service } = await startTestService(t, { streamIdleTimeoutMs: 400 });
+  // Opens and goes quiet; and one that sends nothing at all.
+  const quiet = streamFramesCall(client);
+  const quietOutcome = collect(quiet);
+  quiet.write(openFramesRequest());
+  const silent = streamFramesCall(client);
+  const silentOutcome = collect(silent);
+  // Slow but steady: a frame every 150 ms for 8 frames (1.2 s, three idle timeouts long).
+  const steady = streamFramesCall(client);
+  const steadyOutcome = collect(steady);
+  steady.write(openFramesRequest());
+  for (let i = 0; i < 8; i++) {
+    steady.write(solidFrameRequest(i, W, H, CAR));
+    await new Promise((resolve) => setTimeout(resolve, 150));
+  }
+  steady.end();
+
+  for (const outcome of [quietOutcome, silentOutcome]) {
+    const { error } = await outcome;
+    t.is(error?.code, status.DEADLINE_EXCEEDED);
+    t.regex(error?.details ?? '', /idle for 0.4 s/);
+  }
+  const { results, error } = await steadyOutcome;
+  t.is(error, undefined);
+  t.is(results.length, 8);
+  t.is(service.context.activeStreams, 0);
+});
+
+test('overload slows streams, never kills them: 10 eager streams on a 1-frame queue all get every frame', async (t) => {
+  const { client } = await startTestService(
+    t,
+    { maxQueue: 1, maxBatch: 1, maxDelayMs: 0, framesInFlight: 8 },
+    { width: W, height: H, heavyChannels: 16 },
+  );
+  const outcomes = await Promise.all(
+    Array.from({ length: 10 }, async () => {
+      const call = streamFramesCall(client, 90_000);
+      const outcome = collect(call);
+      await writeAll(call, framesStream(8));
+      return outcome;
+    }),
+  );
+  for (const { results, error } of outcomes) {
+    t.is(error, undefined, error?.details);
+    t.deepEqual(
+      results.map((r) => r.frameId),
+      [0, 1, 2, 3, 4, 5, 6, 7],
+    );
+    t.true(results.every((r) => !r.dropped));
+  }
+});
+
+test('round-robin admission: a stream that keeps one frame in flight is not starved by eager ones', async (t) => {
+  const { client } = await startTestService(
+    t,
+    { maxBatch: 1, maxDelayMs: 0, framesInFlight: 8 },
+    { width: 256, height: 128, heavyChannels: 32 },
+  );
+  // Three eager streams keep 8 frames each in flight.
+  const eager = Array.from({ length: 3 }, () => {
+    const call = streamFramesCall(client, 90_000);
+    const outcome = collect(call);
+    void writeAll(call, framesStream(40));
+    return outcome;
+  });
+  // An interactive one sends a frame, waits for its result, sends the next.
+  const interactive = streamFramesCall(client, 90_000);
+  const results: FrameResult[] = [];
+  interactive.on('data', (result: FrameResult) => results.push(result));
+  const interactiveOutcome = collect(interactive);
+  interactive.write(openFramesRequest());
+  const queueMs: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    interactive.write(solidFrameRequest(i, W, H, CAR));
+    await resultsReached(interactive, results, i + 1);
+    queueMs.push(Number(results[i]!.timings!.queueUs) / 1000);
+  }
+  interactive.end();
+  t.is((await interactiveOutcome).error, undefined);
+  const eagerOutcomes = await Promise.all(eager);
+  // FIFO across streams would make each interactive frame wait behind the eager streams' 24 queued frames,
+  // as long as an eager frame waits; round-robin lets it go after at most one frame of each other lane.
+  const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
+  const eagerQueueMs = mean(
+    eagerOutcomes.flatMap((o) => o.results.slice(10, 30).map((r) => Number(r.timings!.queueUs) / 1000)),
+  );
+  const interactiveQueueMs = mean(queueMs.slice(1));
+  t.log(`queue wait: interactive ${interactiveQueueMs.toFixed(1)} ms, eager ${eagerQueueMs.toFixed(1)} ms`);
+  t.true(
+    interactiveQueueMs < 0.5 * eagerQueueMs,
+    `interactive frames waited ${interactiveQueueMs.toFixed(1)} ms, eager ones ${eagerQueueMs.toFixed(1)} ms`,
+  );
+  for (const { error, results: eagerResults } of eagerOutcomes) {
+    t.is(error, undefined);
+    t.is(eagerResults.length, 40);
+  }
+});
+
+test('overload = DROP_OLDEST: a live stream is answered for every frame, in order, some as dropped', async (t) => {
+  const { client, service } = await startTestService(
+    t,
+    { maxBatch: 1, maxDelayMs: 0, framesInFlight: 2, devices: 'cpu:1' },
+    { width: W, height: H, heavyChannels: 48 },
+  );
+  const live = withOpen((open) => {
+    open.options!.overload = OverloadPolicy.OVERLOAD_POLICY_DROP_OLDEST;
+  });
+  const call = streamFramesCall(client, 90_000);
+  const outcome = collect(call);
+  await writeAll(call, framesStream(40, live));
+  const { results, error } = await outcome;
+  t.is(error, undefined, error?.details);
+  t.deepEqual(
+    results.map((r) => r.frameId),
+    Array.from({ length: 40 }, (_, i) => i),
+  );
+  const dropped = results.filter((r) => r.dropped);
+  const segmented = results.filter((r) => !r.dropped);
+  t.true(dropped.length > 0, 'the client outran the model, so frames were dropped');
+  t.true(segmented.length > 0);
+  for (const r of dropped) {
+    t.is(r.semantic, undefined);
+    t.is(r.segments.length, 0);
+    t.is(r.sourceWidth, W);
+  }
+  t.true(segmented.every((r) => r.semantic !== undefined));
+  t.is(results.at(-1)!.dropped, false, 'the newest frame is never the one dropped');
+  const metrics = await service.context.metrics.registry.getSingleMetricAsString('fusionseg_frames_dropped_total');
+  t.regex(metrics, new RegExp(`fusionseg_frames_dropped_total\\{call="StreamFrames"\\} ${dropped.length}`));
+});
+
+test('unknown enum values are INVALID_ARGUMENT naming the field', async (t) => {
+  const { client } = await startTestService(t);
+  const cases: [FrameRequest, RegExp][] = [
+    [withOpen((open) => (open.input = 99 as InputKind)), /open.input has no value 99/],
+    [
+      withOpen((open) => (open.options!.fusion = { disabled: false, consistency: 42 as Consistency })),
+      /options.fusion.consistency has no value 42/,
+    ],
+    [withOpen((open) => (open.options!.overload = 7 as OverloadPolicy)), /options.overload has no value 7/],
+    [
+      withOpen((open) => (open.options!.output!.semanticMap = 9 as MapEncoding)),
+      /options.output.semantic_map has no value 9/,
+    ],
+  ];
+  for (const [open, message] of cases) {
+    const call = streamFramesCall(client);
+    const outcome = collect(call);
+    await writeAll(call, framesStream(1, open));
+    const { error } = await outcome;
+    t.is(error?.code, status.INVALID_ARGUMENT);
+    t.regex(error?.details ?? '', message);
+  }
+});
+
+test('--max-decoders: an encoded-video stream past the cap is RESOURCE_EXHAUSTED at open; frames still flow', async (t) => {
+  const { client } = await startTestService(t, { maxDecoders: 1 });
+  const video = withOpen((open) => {
+    open.input = InputKind.INPUT_KIND_ENCODED_VIDEO;
+    open.containerFormat = 'h264';
+  });
+  const holder = streamFramesCall(client);
+  const holderOutcome = collect(holder);
+  holder.write(video);
+  // The holder's decoder is taken once its open is processed: poll the next call until it is refused.
+  let refused: ServiceError | undefined;
+  for (let attempt = 0; attempt < 50 && refused === undefined; attempt++) {
+    const second = streamFramesCall(client);
+    const secondOutcome = collect(second);
+    await writeAll(second, [video]);
+    refused = (await secondOutcome).error;
+  }
+  t.is(refused?.code, status.RESOURCE_EXHAUSTED);
+  t.regex(refused?.details ?? '', /maximum of 1 video decoders/);
+  const frames = streamFramesCall(client);
+  const framesOutcome = collect(frames);
+  await writeAll(frames, framesStream(2));
+  t.is((await framesOutcome).results.length, 2);
+  holder.end();
+  await holderOutcome;
+});
+
+test('shutdown past the drain timeout: in-flight frames answered, then UNAVAILABLE (never CANCELLED), then stop resolves', async (t) => {
+  const { client, service } = await startTestService(
+    t,
+    { drainTimeoutMs: 300, maxBatch: 1, maxDelayMs: 0 },
+    { width: W, height: H, heavyChannels: 16 },
+  );
+  // Two clients that keep sending: they would never finish by themselves.
+  const streams = [0, 1].map(() => {
+    const call = streamFramesCall(client, 60_000);
+    const results: FrameResult[] = [];
+    call.on('data', (result: FrameResult) => results.push(result));
+    let sent = 0;
+    let ended = false;
+    const outcome = collect(call).finally(() => (ended = true));
+    const sending = (async () => {
+      call.write(openFramesRequest());
+      while (!ended && sent < 10_000) {
+        const more = call.write(solidFrameRequest(sent++, W, H, CAR));
+        if (!more) await new Promise((resolve) => call.once('drain', resolve));
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    })();
+    return { call, results, outcome, sending, sent: () => sent };
+  });
+  for (const stream of streams) await resultsReached(stream.call, stream.results, 3);
+  const stopping = service.stop();
+  for (const stream of streams) {
+    const { results, error } = await stream.outcome;
+    t.is(error?.code, status.UNAVAILABLE, error?.details);
+    t.regex(error?.details ?? '', /shutting down/);
+    // Every frame the server took was answered, in order, before the status.
+    t.deepEqual(
+      results.map((r) => r.frameId),
+      Array.from({ length: results.length }, (_, i) => i),
+    );
+    t.true(results.length >= 3);
+    await stream.sending;
+  }
+  await stopping;
+  t.is(service.context.activeStreams, 0);
+});
