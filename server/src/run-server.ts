@@ -2,6 +2,7 @@
 import { parseServerConfig, usage, wantsPrintConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { startService } from './service.js';
+import { describeBinary, ffmpegBinary, ffprobeBinary } from './video/ffmpeg.js';
 
 /** Runs the server with command-line arguments; resolves once it listens (it then runs until a signal). */
 export async function runServer(argv: readonly string[]): Promise<void> {
@@ -15,6 +16,17 @@ export async function runServer(argv: readonly string[]): Promise<void> {
     return;
   }
   const log = createLogger(config.logLevel, config.logFormat);
+  // ffmpeg decodes what clients send: say which build it is, and warn when it is an old one.
+  for (const binary of [ffmpegBinary(), ffprobeBinary()].map((found) => describeBinary(found))) {
+    const fields = { tool: binary.tool, path: binary.path, source: binary.source, version: binary.versionLine };
+    if (binary.olderThan5) {
+      log.warn(
+        fields,
+        `${binary.tool} is an old build (before 5.0) and decodes untrusted input: install a maintained one ` +
+          '(Debian: apt-get install ffmpeg) or set FFMPEG_PATH / FFPROBE_PATH',
+      );
+    } else log.info(fields, `using ${binary.tool} ${binary.version ?? ''}`.trim());
+  }
   const service = await startService(config, {
     log,
     onListening: (port) => log.info({ port }, `listening on port ${port}; loading the model (health NOT_SERVING)`),

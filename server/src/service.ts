@@ -58,7 +58,14 @@ export async function startService(
     },
     // Bearer tokens, when configured, are checked before any handler runs (health is exempt).
     interceptors:
-      config.authTokensFile === undefined ? [] : [bearerAuthInterceptor(await loadAuthTokens(config.authTokensFile))],
+      config.authTokensFile === undefined
+        ? []
+        : [
+            bearerAuthInterceptor(await loadAuthTokens(config.authTokensFile), {
+              onReject: ({ method, peer, reason }) =>
+                log.warn({ method, peer, reason }, 'unauthenticated call refused'),
+            }),
+          ],
   });
   const port = await server.listen(config.address, credentials);
   server.health.setStatus(LIVENESS_SERVICE_NAME, 'SERVING');

@@ -1,11 +1,11 @@
 import test from 'ava';
-import { status, type ServiceError } from '@grpc/grpc-js';
+import { Client, credentials, status, type ServiceError } from '@grpc/grpc-js';
 import {
+  FrameRequest,
   InputKind,
   OverloadPolicy,
   type Consistency,
   type MapEncoding,
-  type FrameRequest,
   type FrameResult,
 } from '../../proto/generated/fusionseg/v1/segmentation.pb.js';
 import {
@@ -305,4 +305,86 @@ test('shutdown past the drain timeout: in-flight frames answered, then UNAVAILAB
   }
   await stopping;
   t.is(service.context.activeStreams, 0);
+});
+
+/** Waits (bounded) until the server counts no open stream. */
+async function noStreamsOpen(service: { context: { activeStreams: number } }): Promise<number> {
+  for (let i = 0; i < 150 && service.context.activeStreams > 0; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return service.context.activeStreams;
+}
+
+test('a stream ends (and stops counting) when it failed and its client never half-closes, or cancels after open', async (t) => {
+  // A cancel issued right after the first write may never reach the server (grpc-js client): the idle
+  // timeout ends such a stream.
+  const { client, service } = await startTestService(t, { streamIdleTimeoutMs: 500 });
+  // An encoded-video stream that gets a frame message: INVALID_ARGUMENT; the client never half-closes.
+  const video = withOpen((open) => {
+    open.input = InputKind.INPUT_KIND_ENCODED_VIDEO;
+    open.containerFormat = 'h264';
+  });
+  const wrong = streamFramesCall(client);
+  const wrongOutcome = collect(wrong);
+  wrong.write(video);
+  wrong.write(solidFrameRequest(0, W, H, CAR));
+  const { error } = await wrongOutcome;
+  t.is(error?.code, status.INVALID_ARGUMENT);
+  t.is(await noStreamsOpen(service), 0);
+  // Open, then cancel before any frame.
+  for (const [open, delayMs] of [
+    [openFramesRequest(), 0],
+    [openFramesRequest(), 50],
+    [video, 0],
+    [video, 50],
+  ] as const) {
+    const cancelled = streamFramesCall(client);
+    const cancelledOutcome = collect(cancelled);
+    cancelled.write(open);
+    if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
+    cancelled.cancel();
+    t.is((await cancelledOutcome).error?.code, status.CANCELLED);
+    t.is(
+      await noStreamsOpen(service),
+      0,
+      `cancelled ${delayMs} ms after ${open.payload?.$case} ${open.payload?.$case === 'open' ? open.payload.open.input : ''}`,
+    );
+  }
+});
+
+test('bytes that do not decode are INVALID_ARGUMENT naming the message, not INTERNAL', async (t) => {
+  const { address } = await startTestService(t);
+  const raw = new Client(address, credentials.createInsecure());
+  t.teardown(() => raw.close());
+  const identity = (bytes: Buffer) => bytes;
+  const open = Buffer.from(FrameRequest.encode(openFramesRequest()).finish());
+  // A frame whose frame_id is 2^63 - 1: valid protobuf, but past what the generated code takes.
+  const hugeId = Buffer.from([0x12, 0x0a, 0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]);
+  const cases: [Buffer[], RegExp][] = [
+    [[Buffer.from([0x0a, 0x02, 0x0a])], /message 1 of the call is not a valid protobuf message/],
+    [[open, hugeId], /message 2 of the call is not a valid protobuf message/],
+  ];
+  for (const [messages, expected] of cases) {
+    const call = raw.makeBidiStreamRequest('/fusionseg.v1.SegmentationService/StreamFrames', identity, identity);
+    const error = await new Promise<ServiceError | undefined>((resolve) => {
+      call.on('data', () => {});
+      call.on('error', resolve);
+      call.on('end', () => resolve(undefined));
+      for (const message of messages) call.write(message);
+      call.end();
+    });
+    t.is(error?.code, status.INVALID_ARGUMENT, error?.details);
+    t.regex(error?.details ?? '', expected);
+  }
+  const unary = await new Promise<ServiceError | null>((resolve) =>
+    raw.makeUnaryRequest(
+      '/fusionseg.v1.SegmentationService/GetModelInfo',
+      identity,
+      identity,
+      Buffer.from([0x0a, 0x05, 0x61]),
+      (error) => resolve(error),
+    ),
+  );
+  t.is(unary?.code, status.INVALID_ARGUMENT);
+  t.regex(unary?.details ?? '', /the request is not a valid protobuf message/);
 });

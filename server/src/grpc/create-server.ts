@@ -4,6 +4,7 @@ import {
   SegmentationServiceService,
   type SegmentationServiceServer,
 } from '../../../proto/generated/fusionseg/v1/segmentation.pb.js';
+import { withLenientDeserializers } from './malformed-message.js';
 import { createReflectionService } from './reflection.js';
 import { serverChannelOptions, type ServerLimits } from './server-options.js';
 
@@ -48,7 +49,7 @@ export function createFusionsegServer(options: FusionsegServerOptions): Fusionse
   });
   health.addToServer(server);
   createReflectionService().addToServer(server);
-  server.addService(SegmentationServiceService, options.segmentation);
+  server.addService(withLenientDeserializers(SegmentationServiceService), options.segmentation);
 
   return {
     grpc: server,

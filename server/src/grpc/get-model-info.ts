@@ -7,12 +7,15 @@ import {
 import { notFound } from '../errors.js';
 import type { ServiceContext } from '../pipeline/service-context.js';
 import { DEFAULT_FUSION } from '../pipeline/stream-settings.js';
+import { MalformedMessage } from './malformed-message.js';
 import { toGrpcError } from './to-grpc-error.js';
 
 /** GetModelInfo: the model, its label space with colours, the devices and the batching settings. */
 export function getModelInfo(service: ServiceContext): handleUnaryCall<GetModelInfoRequest, ModelInfo> {
   return (call, callback) => {
     try {
+      const request: unknown = call.request;
+      if (request instanceof MalformedMessage) throw request.toError('the request');
       const { engine } = service;
       const { model } = engine;
       if (call.request.model !== '' && call.request.model !== model.name) {

@@ -1,5 +1,5 @@
 import type { handleBidiStreamingCall } from '@grpc/grpc-js';
-import type { FrameResult, VideoRequest } from '../../../proto/generated/fusionseg/v1/segmentation.pb.js';
+import type { FrameResult, OpenVideo, VideoRequest } from '../../../proto/generated/fusionseg/v1/segmentation.pb.js';
 import { invalidArgument } from '../errors.js';
 import { pendingFrames } from '../pipeline/segment-frame.js';
 import type { ServiceContext } from '../pipeline/service-context.js';
@@ -18,6 +18,7 @@ async function openVideoStream(stream: OpeningStream<VideoRequest>): Promise<Ope
     throw invalidArgument('the first ProcessVideo message must be "open" (with the source and options)');
   }
   const open = first.payload.open;
+  checkSampling(open);
   const settings = resolveStreamSettings(open.options, service.engine.model.name);
   stream.useDecoder();
   const source = await openVideoSource(
@@ -34,6 +35,15 @@ async function openVideoStream(stream: OpeningStream<VideoRequest>): Promise<Ope
     totalFrames: source.totalFrames,
     close: () => source.close(),
   };
+}
+
+function checkSampling(open: OpenVideo): void {
+  if (!Number.isFinite(open.fps) || open.fps < 0 || open.fps > 1000) {
+    throw invalidArgument(`fps must be between 0 (every frame) and 1000, got ${open.fps}`);
+  }
+  if (!Number.isFinite(open.startTime) || open.startTime < 0 || open.startTime > 366 * 86_400) {
+    throw invalidArgument(`start_time must be from 0 to 31622400 seconds, got ${open.startTime}`);
+  }
 }
 
 /** The bytes of an upload's chunk messages. */

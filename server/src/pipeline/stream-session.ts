@@ -11,6 +11,7 @@ import type { FrameResult } from '../../../proto/generated/fusionseg/v1/segmenta
 import { cancelled, deadlineExceeded, invalidArgument, ServerError, unavailable } from '../errors.js';
 import { callSignal, clientMessages, endCall, ResultWriter } from '../grpc/call-io.js';
 import { endCallWithError } from '../grpc/end-call.js';
+import { MalformedMessage } from '../grpc/malformed-message.js';
 import type { CallName } from '../metrics/service-metrics.js';
 import { runOrdered } from './run-ordered.js';
 import { segmentFrame, type PendingFrame, type StreamContext } from './segment-frame.js';
@@ -76,7 +77,7 @@ export async function runStreamSession<Req>(
   );
   let opened: OpenedStream | undefined;
   try {
-    const messages = idle.watch(clientMessages(call))[Symbol.asyncIterator]();
+    const messages = idle.watch(decodedMessages(clientMessages(call)))[Symbol.asyncIterator]();
     const first = await untilAborted(messages.next(), signal);
     if (first.done === true) throw invalidArgument(`the call ended before its first message ("${openMessage}")`);
     opened = await untilAborted(
@@ -156,6 +157,16 @@ export async function* eachMessage<Req, T>(
 
 async function openAsync<Req>(step: OpenStep<Req>, stream: OpeningStream<Req>): Promise<OpenedStream> {
   return step(stream);
+}
+
+/** The client's messages, failing the stream at the first one whose bytes did not decode. */
+async function* decodedMessages<Req>(messages: AsyncIterable<Req>): AsyncGenerator<Req> {
+  let number = 0;
+  for await (const message of messages) {
+    number++;
+    if (message instanceof MalformedMessage) throw message.toError(`message ${number} of the call`);
+    yield message;
+  }
 }
 
 /** Resolves as `work` does, or rejects once `signal` aborts (with its reason), whichever comes first. */
