@@ -7,6 +7,7 @@ import {
   FrameResult,
 } from '../../../proto/generated/fusionseg/v1/segmentation.pb.js';
 import { FrameDropped, type LaneKey } from '../engine/batcher.js';
+import { cancelled } from '../errors.js';
 import type { Detection } from '../engine/postprocess.js';
 import type { ServiceContext } from './service-context.js';
 import type { StreamSettings } from './stream-settings.js';
@@ -58,6 +59,8 @@ export async function segmentFrame(frame: DecodedFrame, context: StreamContext):
     if (error instanceof FrameDropped) return droppedResult(frame, context);
     throw error;
   }
+  // A stream that ended while its frame was inferred fuses nothing more.
+  if (context.signal.aborted) throw cancelled('the stream ended');
   // Before the outputs are transferred to a fusion worker.
   const detections = settings.output.detections ? inference.outputs.detections.map(toDetectionMessage) : [];
   const finished = await finishers.finish({

@@ -76,6 +76,8 @@ export async function runStreamSession<Req>(
     ),
   );
   let opened: OpenedStream | undefined;
+  /** Frames of this stream still being decoded, inferred or fused: the stream ends only after them. */
+  const working = new Set<Promise<void>>();
   try {
     const messages = idle.watch(decodedMessages(clientMessages(call)))[Symbol.asyncIterator]();
     const first = await untilAborted(messages.next(), signal);
@@ -107,14 +109,20 @@ export async function runStreamSession<Req>(
               ? { limit: 4 * window, makeRoom: () => service.engine.dropOldest(monitor) }
               : undefined,
         },
-        async (frame) => {
+        (frame) => {
           monitor.frameIn();
           idle.busy(+1);
-          try {
-            return await segmentFrame(await frame.decoded, context);
-          } finally {
+          const segmented = (async () => segmentFrame(await frame.decoded, context))();
+          const settled = segmented.then(
+            () => {},
+            () => {},
+          );
+          working.add(settled);
+          void settled.then(() => {
+            working.delete(settled);
             idle.busy(-1);
-          }
+          });
+          return segmented;
         },
         async (result) => {
           idle.busy(+1); // a result the client has not read yet is still in flight
@@ -137,6 +145,7 @@ export async function runStreamSession<Req>(
   } finally {
     idle.close();
     stop.abort(); // stops ffmpeg and drops this stream's queued frames
+    await Promise.all(working); // a frame already in a session finishes there; nothing of it is fused
     await opened?.close?.().catch((error: unknown) => monitor.log.error({ err: error }, 'closing the source failed'));
     monitor.close(call);
     admission.release();

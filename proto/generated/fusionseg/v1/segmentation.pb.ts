@@ -4062,10 +4062,27 @@ export const ModelInfo: MessageFns<ModelInfo> = {
 /**
  * Panoptic-style video segmentation: frames or whole videos in, fused semantic + instance maps out.
  *
- * Every result stream answers each input frame exactly once, in input order. Errors end the stream with a
- * gRPC status: INVALID_ARGUMENT (bad options, corrupt media, a raw frame whose bytes do not match its size),
- * PERMISSION_DENIED (path outside the media root, forbidden URL scheme), NOT_FOUND (missing file),
- * RESOURCE_EXHAUSTED (queue full), UNAVAILABLE (server shutting down), INTERNAL (a bug; logged).
+ * Every result stream answers each input frame exactly once, in input order (a frame dropped under
+ * OVERLOAD_POLICY_DROP_OLDEST is answered with `dropped = true`). Load slows a stream down; it never ends an
+ * admitted one. Errors end the stream with a gRPC status:
+ *   INVALID_ARGUMENT   bad options or unknown enum values (the message names the field); corrupt or
+ *                      truncated media; a container that is not allowed (playlists, concat lists, image
+ *                      sequences never are); frames over the server's pixel cap; a raw frame whose bytes do
+ *                      not match its size; bytes that are not a valid message of the call
+ *   PERMISSION_DENIED  a path outside the media root; a URL scheme that is not allowed; a URL host that
+ *                      resolves to a loopback, private, link-local or unique-local address
+ *   NOT_FOUND          a missing file; an unknown model
+ *   RESOURCE_EXHAUSTED at open only: the server's stream or decoder cap is reached, or the system could not
+ *                      start a decoder
+ *   UNAVAILABLE        the model is still loading; the server is draining (at open) or shutting down (after
+ *                      its drain timeout, once the frames in flight were answered); an unreachable or silent
+ *                      URL source; an inference session that died mid-batch
+ *   DEADLINE_EXCEEDED  the client's deadline; or the stream was idle (no message and no frame in flight)
+ *                      for the server's idle timeout
+ *   UNAUTHENTICATED    the server requires a bearer token and none or a wrong one was sent
+ *   CANCELLED          the client cancelled
+ *   INTERNAL           the decoder crashed, or a bug (logged on the server)
+ * Messages never carry server paths or ffmpeg's own output.
  */
 export type SegmentationServiceService = typeof SegmentationServiceService;
 export const SegmentationServiceService = {
