@@ -1,7 +1,7 @@
 import test, { type ExecutionContext } from 'ava';
 import { status } from '@grpc/grpc-js';
 import { execFile, spawn } from 'node:child_process';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -17,6 +17,7 @@ import { serverCredentials, type TlsFiles } from '../../server/src/grpc/server-c
 import { ffprobeBinary } from '../../server/src/video/ffmpeg.js';
 import { makeTestClip, tempDir } from '../helpers/clips.js';
 import { startTestService } from '../helpers/service.js';
+import { makeCertificates } from '../helpers/tls-certificates.js';
 
 const execFileAsync = promisify(execFile);
 const cli = fileURLToPath(new URL('../../bin/fusionseg.mjs', import.meta.url));
@@ -269,36 +270,8 @@ test('auth: --tls-cert without --tls-key is a usage error; the usage text lists 
 });
 
 test('auth: info with --ca, --tls-cert and --tls-key against a server that requires client certificates', async (t) => {
-  const dir = await tempDir(t);
-  const openssl = (...args: string[]) => execFileAsync('openssl', args, { cwd: dir });
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  await openssl('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=cli-test-ca');
-  for (const [name, subject, extensions] of [
-    ['server', '/CN=localhost', 'subjectAltName=DNS:localhost,IP:127.0.0.1'],
-    ['client', '/CN=cli', 'extendedKeyUsage=clientAuth'],
-  ] as const) {
-    await writeFile(join(dir, `${name}.ext`), `${extensions}\n`);
-    await openssl('req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', subject);
-    await openssl(
-      'x509',
-      '-req',
-      '-in',
-      `${name}.csr`,
-      '-CA',
-      'ca.crt',
-      '-CAkey',
-      'ca.key',
-      '-set_serial',
-      '1',
-      '-days',
-      '2',
-      '-out',
-      `${name}.crt`,
-      '-extfile',
-      `${name}.ext`,
-    );
-  }
-  const file = (name: string) => join(dir, name);
+  const certs = await makeCertificates(t);
+  const file = (name: string) => join(certs.dir, name);
   const { tlsAddress } = await startStubServer(t, {
     tls: { tlsCert: file('server.crt'), tlsKey: file('server.key'), tlsClientCa: file('ca.crt') },
   });

@@ -16,11 +16,9 @@ import {
   type ServiceError,
 } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
-import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { FusionsegClient, FusionsegError, type ClientFrame } from '../../clients/src/client.js';
 import {
   FrameResult,
@@ -40,8 +38,8 @@ import { serverCredentials, type TlsFiles } from '../../server/src/grpc/server-c
 import { tempDir } from '../helpers/clips.js';
 import { startTestService } from '../helpers/service.js';
 import { healthCheck, listServicesByReflection } from '../helpers/standard-services.js';
+import { makeCertificates } from '../helpers/tls-certificates.js';
 
-const execFileAsync = promisify(execFile);
 const TOKEN = 'test-token-0123456789abcdef';
 const OTHER_TOKEN = 'second-token-fedcba9876543210';
 const info = ModelInfo.fromPartial({ name: 'auth-test', kind: 'unified', inputWidth: 64, inputHeight: 32 });
@@ -310,83 +308,6 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 }
 
 // --- mutual TLS -------------------------------------------------------------------------------------------
-
-interface Certificates {
-  readonly dir: string;
-  /** CA that signs the server's and the good client's certificate. */
-  readonly ca: string;
-  readonly serverCert: string;
-  readonly serverKey: string;
-  readonly clientCert: string;
-  readonly clientKey: string;
-  /** A client certificate signed by another CA. */
-  readonly strangerCert: string;
-  readonly strangerKey: string;
-}
-
-/** A CA, a server certificate for 127.0.0.1 / localhost and client certificates from that CA and another. */
-async function makeCertificates(t: ExecutionContext): Promise<Certificates> {
-  const dir = await tempDir(t);
-  const path = (name: string) => join(dir, name);
-  const openssl = (...args: string[]) => execFileAsync('openssl', args, { cwd: dir });
-  const key = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  const makeCa = (name: string) =>
-    openssl(
-      'req',
-      '-x509',
-      ...key,
-      '-keyout',
-      `${name}.key`,
-      '-out',
-      `${name}.crt`,
-      '-days',
-      '2',
-      '-subj',
-      `/CN=${name}`,
-      '-addext',
-      'basicConstraints=critical,CA:TRUE',
-      '-addext',
-      'keyUsage=critical,keyCertSign,cRLSign',
-    );
-  const issue = async (name: string, ca: string, subject: string, extensions: string) => {
-    await writeFile(path(`${name}.ext`), `${extensions}\n`);
-    await openssl('req', ...key, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', subject);
-    await openssl(
-      'x509',
-      '-req',
-      '-in',
-      `${name}.csr`,
-      '-CA',
-      `${ca}.crt`,
-      '-CAkey',
-      `${ca}.key`,
-      '-set_serial',
-      String(Math.floor(Math.random() * 1e9)),
-      '-days',
-      '2',
-      '-out',
-      `${name}.crt`,
-      '-extfile',
-      `${name}.ext`,
-    );
-  };
-  await Promise.all([makeCa('ca'), makeCa('other-ca')]);
-  await Promise.all([
-    issue('server', 'ca', '/CN=localhost', 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth'),
-    issue('client', 'ca', '/CN=camera-1', 'extendedKeyUsage=clientAuth'),
-    issue('stranger', 'other-ca', '/CN=camera-1', 'extendedKeyUsage=clientAuth'),
-  ]);
-  return {
-    dir,
-    ca: path('ca.crt'),
-    serverCert: path('server.crt'),
-    serverKey: path('server.key'),
-    clientCert: path('client.crt'),
-    clientKey: path('client.key'),
-    strangerCert: path('stranger.crt'),
-    strangerKey: path('stranger.key'),
-  };
-}
 
 const bytes = async (file: string) => new Uint8Array(await readFile(file));
 

@@ -13,7 +13,6 @@ import { promisify } from 'node:util';
 import type { ExecutionContext } from 'ava';
 import {
   InputKind,
-  MapEncoding,
   type FrameRequest,
   type OpenVideo,
   type VideoRequest,
@@ -22,46 +21,21 @@ import { makeTestClip, tempDir } from '../helpers/clips.js';
 import {
   collect,
   openFramesRequest,
+  openVideoRequest,
   processVideoCall,
   startTestService,
   streamFramesCall,
+  uploadRequests,
   writeAll,
 } from '../helpers/service.js';
 import { concatList, hlsPlaylist, makeHugeDeclaredAvi, makeTsClip } from '../video/media-fixtures.js';
 
 const execFileAsync = promisify(execFile);
 
-const openVideo = (source: OpenVideo['source'], fields: Partial<OpenVideo> = {}): VideoRequest => ({
-  payload: {
-    $case: 'open',
-    open: {
-      options: {
-        model: '',
-        overload: 0,
-        output: {
-          semanticMap: MapEncoding.MAP_ENCODING_RLE,
-          instanceMap: MapEncoding.MAP_ENCODING_RLE,
-          panopticPng: false,
-          sourceResolution: false,
-          detections: false,
-        },
-      },
-      source,
-      fps: 0,
-      startTime: 0,
-      maxFrames: 0,
-      ...fields,
-    },
-  },
-});
+const openVideo = (source: OpenVideo['source'], fields: Partial<OpenVideo> = {}): VideoRequest =>
+  openVideoRequest({ source, ...fields });
 
-function upload(bytes: Uint8Array): VideoRequest[] {
-  const requests = [openVideo({ $case: 'upload', upload: { containerFormat: '', sizeBytes: bytes.length } })];
-  for (let offset = 0; offset < bytes.length; offset += 16 * 1024) {
-    requests.push({ payload: { $case: 'chunk', chunk: { data: bytes.subarray(offset, offset + 16 * 1024) } } });
-  }
-  return requests;
-}
+const upload = (bytes: Uint8Array): VideoRequest[] => uploadRequests(bytes);
 
 async function run(client: Parameters<typeof processVideoCall>[0], requests: VideoRequest[]) {
   const call = processVideoCall(client);

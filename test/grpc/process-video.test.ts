@@ -2,43 +2,19 @@ import test from 'ava';
 import { status } from '@grpc/grpc-js';
 import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { MapEncoding, type VideoRequest, type OpenVideo } from '../../proto/generated/fusionseg/v1/segmentation.pb.js';
+import type { VideoRequest } from '../../proto/generated/fusionseg/v1/segmentation.pb.js';
 import { makeTestClip, tempDir } from '../helpers/clips.js';
-import { childFfmpegCount, collect, processVideoCall, startTestService, writeAll } from '../helpers/service.js';
+import {
+  childFfmpegCount,
+  collect,
+  openVideoRequest,
+  processVideoCall,
+  startTestService,
+  uploadRequests,
+  writeAll,
+} from '../helpers/service.js';
 
-const openVideo = (fields: Partial<OpenVideo>): VideoRequest => ({
-  payload: {
-    $case: 'open',
-    open: {
-      options: {
-        model: '',
-        overload: 0,
-        output: {
-          semanticMap: MapEncoding.MAP_ENCODING_RLE,
-          instanceMap: MapEncoding.MAP_ENCODING_RLE,
-          panopticPng: false,
-          sourceResolution: false,
-          detections: false,
-        },
-      },
-      source: undefined,
-      fps: 0,
-      startTime: 0,
-      maxFrames: 0,
-      ...fields,
-    },
-  },
-});
-
-function uploadRequests(bytes: Uint8Array, fields: Partial<OpenVideo> = {}): VideoRequest[] {
-  const requests = [
-    openVideo({ source: { $case: 'upload', upload: { containerFormat: '', sizeBytes: bytes.length } }, ...fields }),
-  ];
-  for (let offset = 0; offset < bytes.length; offset += 16 * 1024) {
-    requests.push({ payload: { $case: 'chunk', chunk: { data: bytes.subarray(offset, offset + 16 * 1024) } } });
-  }
-  return requests;
-}
+const openVideo = openVideoRequest;
 
 async function run(client: Parameters<typeof processVideoCall>[0], requests: VideoRequest[]) {
   const call = processVideoCall(client);

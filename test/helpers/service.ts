@@ -9,6 +9,7 @@ import {
   SegmentationServiceClient,
   VideoRequest,
   type FrameResult,
+  type OpenVideo,
 } from '../../proto/generated/fusionseg/v1/segmentation.pb.js';
 import { startService, type RunningService, type ServiceHooks } from '../../server/src/service.js';
 import type { ServerConfig } from '../../server/src/config.js';
@@ -139,6 +140,47 @@ export function openFramesRequest(encoding: MapEncoding = MapEncoding.MAP_ENCODI
       },
     },
   };
+}
+
+/** The "open" message of a ProcessVideo call with RLE maps and the server's defaults; `fields` override. */
+export function openVideoRequest(fields: Partial<OpenVideo> = {}): VideoRequest {
+  return {
+    payload: {
+      $case: 'open',
+      open: {
+        options: {
+          model: '',
+          overload: 0,
+          output: {
+            semanticMap: MapEncoding.MAP_ENCODING_RLE,
+            instanceMap: MapEncoding.MAP_ENCODING_RLE,
+            panopticPng: false,
+            sourceResolution: false,
+            detections: false,
+          },
+        },
+        source: undefined,
+        fps: 0,
+        startTime: 0,
+        maxFrames: 0,
+        ...fields,
+      },
+    },
+  };
+}
+
+/** A ProcessVideo call that uploads `bytes` in 16 KiB chunks after its "open". */
+export function uploadRequests(bytes: Uint8Array, fields: Partial<OpenVideo> = {}): VideoRequest[] {
+  const requests = [
+    openVideoRequest({
+      source: { $case: 'upload', upload: { containerFormat: '', sizeBytes: bytes.length } },
+      ...fields,
+    }),
+  ];
+  for (let offset = 0; offset < bytes.length; offset += 16 * 1024) {
+    requests.push({ payload: { $case: 'chunk', chunk: { data: bytes.subarray(offset, offset + 16 * 1024) } } });
+  }
+  return requests;
 }
 
 /** A raw frame message of one solid colour (the test graph's class is floor(red / 16)). */
