@@ -71,7 +71,7 @@ test('out of fds (ulimit -n 160), failed decoder spawns end their streams only; 
     calls.push({ call, outcome });
     const failed = await Promise.race([
       outcome.then((o) => o.error),
-      new Promise<undefined>((resolve) => setTimeout(resolve, 100)),
+      new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 100)),
     ]);
     if (failed !== undefined) failures.push(failed);
   }
