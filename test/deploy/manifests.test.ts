@@ -11,6 +11,7 @@ import { DEFAULT_PORT, parseServerConfig } from '../../server/src/config.js';
 import { parseDevices } from '../../server/src/engine/devices.js';
 import { LIVENESS_SERVICE_NAME, SEGMENTATION_SERVICE_NAME } from '../../server/src/grpc/create-server.js';
 import { tempDir } from '../helpers/clips.js';
+import { DRAIN_ANSWER_GRACE_MS } from '../../server/src/pipeline/service-context.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -87,8 +88,9 @@ for (const [file, variant] of [
     const metricsPort = container!.ports.find((p) => p.name === 'metrics');
     t.is(config.metricsPort, metricsPort?.containerPort);
     t.is(pod.metadata.annotations['prometheus.io/port'], String(config.metricsPort));
-    // SIGTERM drains for drainTimeoutS; the pod must be given longer than that (plus the preStop pause).
-    t.true(pod.spec.terminationGracePeriodSeconds * 1000 > config.drainTimeoutMs + 5000);
+    // SIGTERM drains for drainTimeoutS, then streams answer their frames in flight: the pod must be given
+    // longer than both (plus the preStop pause).
+    t.true(pod.spec.terminationGracePeriodSeconds * 1000 > config.drainTimeoutMs + DRAIN_ANSWER_GRACE_MS + 5000);
     const environment = { cpuCount: 8, cudaAvailable: variant === 'gpu' };
     const devices = parseDevices(config.devices!, environment);
     if (variant === 'gpu') {

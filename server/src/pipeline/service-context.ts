@@ -32,6 +32,13 @@ export const DEFAULT_STREAM_LIMITS: StreamLimits = {
   maxPixels: 4096 * 2160,
 };
 
+/**
+ * After the drain timeout, how long streams get to answer the frames they have in flight (a full window of
+ * every stream at the model's pace) before they are aborted: a client that does not read cannot hold the
+ * shutdown.
+ */
+export const DRAIN_ANSWER_GRACE_MS = 10_000;
+
 /** What the service asks of a running stream when it shuts down. */
 export interface StreamControl {
   /** Stop taking frames; answer those in flight; end UNAVAILABLE. */
@@ -125,7 +132,7 @@ export class ServiceContext {
    * then stops their intake (frames in flight are answered, then they end UNAVAILABLE); streams that
    * still have not ended `graceMs` later (a client that does not read) are aborted. Resolves when none is left.
    */
-  async drain(timeoutMs: number, graceMs = 5_000): Promise<void> {
+  async drain(timeoutMs: number, graceMs = DRAIN_ANSWER_GRACE_MS): Promise<void> {
     this.#draining = true;
     if (await this.#idleWithin(timeoutMs)) return;
     this.log.warn({ streams: this.#streams.size }, 'drain timeout: ending the remaining streams');

@@ -59,7 +59,7 @@ export async function runStreamSession<Req>(
   try {
     admission = service.admit(callName, {
       stopIntake: () => intake.abort(),
-      abort: () => stop.abort(unavailable('the server is shutting down')),
+      abort: () => stop.abort(unavailable('the server is shutting down (this stream could not finish in time)')),
     });
   } catch (error: unknown) {
     service.metrics.streamRefused(callName, failureReason(error));
