@@ -75,6 +75,8 @@ export async function runStreamSession<Req>(
       ),
     ),
   );
+  /** The open step, kept: a stream that ends while it runs still closes what it opens (a spooled upload). */
+  let opening: Promise<OpenedStream> | undefined;
   let opened: OpenedStream | undefined;
   /** Frames of this stream still being decoded, inferred or fused: the stream ends only after them. */
   const working = new Set<Promise<void>>();
@@ -82,17 +84,15 @@ export async function runStreamSession<Req>(
     const messages = idle.watch(decodedMessages(clientMessages(call)))[Symbol.asyncIterator]();
     const first = await untilAborted(messages.next(), signal);
     if (first.done === true) throw invalidArgument(`the call ended before its first message ("${openMessage}")`);
-    opened = await untilAborted(
-      openAsync(openStep, {
-        open: first.value,
-        messages: { [Symbol.asyncIterator]: () => messages },
-        signal,
-        log: monitor.log,
-        service,
-        useDecoder: () => admission.useDecoder(),
-      }),
+    opening = openAsync(openStep, {
+      open: first.value,
+      messages: { [Symbol.asyncIterator]: () => messages },
       signal,
-    );
+      log: monitor.log,
+      service,
+      useDecoder: () => admission.useDecoder(),
+    });
+    opened = await untilAborted(opening, signal);
     const { settings, totalFrames } = opened;
     const context: StreamContext = { service, settings, signal, totalFrames, lane: monitor };
     const writer = new ResultWriter(call, signal);
@@ -146,6 +146,7 @@ export async function runStreamSession<Req>(
     idle.close();
     stop.abort(); // stops ffmpeg and drops this stream's queued frames
     await Promise.all(working); // a frame already in a session finishes there; nothing of it is fused
+    opened ??= await opening?.catch(() => undefined);
     await opened?.close?.().catch((error: unknown) => monitor.log.error({ err: error }, 'closing the source failed'));
     monitor.close(call);
     admission.release();

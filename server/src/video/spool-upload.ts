@@ -22,15 +22,31 @@ export async function spoolUpload(chunks: AsyncIterable<Uint8Array>, maxBytes: n
   const path = join(dir, 'upload');
   const remove = () => rm(dir, { recursive: true, force: true });
   const file = createWriteStream(path);
+  // A write that fails (disk full) or completes after the upload was abandoned must not be an unhandled
+  // 'error' event: that would end the process. The failure is taken up where the loop waits.
+  let writeError: Error | undefined;
+  file.on('error', (error) => (writeError ??= error));
   let bytes = 0;
   try {
     for await (const chunk of chunks) {
       bytes += chunk.length;
       if (bytes > maxBytes) throw invalidArgument(`the upload exceeds this server's limit of ${maxBytes} bytes`);
-      if (!file.write(chunk)) await new Promise<void>((resolve) => file.once('drain', () => resolve()));
+      if (writeError !== undefined) throw writeError;
+      if (!file.write(chunk)) {
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            file.off('drain', done);
+            file.off('error', done);
+            resolve();
+          };
+          file.on('drain', done);
+          file.on('error', done);
+        });
+      }
     }
     file.end();
     await finished(file);
+    if (writeError !== undefined) throw writeError;
     if (bytes === 0) throw invalidArgument('the upload is empty: send the video as chunk messages after "open"');
     return { path, bytes, remove };
   } catch (error: unknown) {
