@@ -2,6 +2,11 @@ import test from 'ava';
 import { readFile, stat } from 'node:fs/promises';
 import { spoolUpload } from '../../server/src/video/spool-upload.js';
 
+/** Chunks as a client's messages deliver them: one at a time, asynchronously. */
+async function* chunksOf(...chunks: number[][]): AsyncGenerator<Uint8Array> {
+  for (const chunk of chunks) yield await Promise.resolve(new Uint8Array(chunk));
+}
+
 test('an upload abandoned while a write is in flight fails alone, without an unhandled stream error', async (t) => {
   const abandoned = new Error('the client went away');
   async function* chunks() {
@@ -19,11 +24,7 @@ test('an upload abandoned while a write is in flight fails alone, without an unh
 });
 
 test('a spooled upload holds exactly the bytes sent, and remove() deletes it', async (t) => {
-  async function* chunks() {
-    yield new Uint8Array([1, 2, 3]);
-    yield new Uint8Array([4, 5]);
-  }
-  const upload = await spoolUpload(chunks(), 1024);
+  const upload = await spoolUpload(chunksOf([1, 2, 3], [4, 5]), 1024);
   t.is(upload.bytes, 5);
   t.deepEqual([...(await readFile(upload.path))], [1, 2, 3, 4, 5]);
   await upload.remove();
@@ -31,10 +32,8 @@ test('a spooled upload holds exactly the bytes sent, and remove() deletes it', a
 });
 
 test('past the limit or empty, the upload is INVALID_ARGUMENT', async (t) => {
-  async function* big() {
-    yield new Uint8Array(10);
-  }
-  await t.throwsAsync(spoolUpload(big(), 5), { message: /exceeds this server's limit of 5 bytes/ });
-  async function* none() {}
-  await t.throwsAsync(spoolUpload(none(), 5), { message: /the upload is empty/ });
+  await t.throwsAsync(spoolUpload(chunksOf(new Array<number>(10).fill(0)), 5), {
+    message: /exceeds this server's limit of 5 bytes/,
+  });
+  await t.throwsAsync(spoolUpload(chunksOf(), 5), { message: /the upload is empty/ });
 });
