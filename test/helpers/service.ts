@@ -10,6 +10,7 @@ import {
   VideoRequest,
   type FrameResult,
   type OpenVideo,
+  type StreamOptions,
 } from '../../proto/generated/fusionseg/v1/segmentation.pb.js';
 import { startService, type RunningService, type ServiceHooks } from '../../server/src/service.js';
 import type { ServerConfig } from '../../server/src/config.js';
@@ -118,23 +119,28 @@ export async function childFfmpegCount(): Promise<number> {
   });
 }
 
+/** Stream options with both maps in `encoding` and the server's defaults for everything else. */
+export function streamOptions(encoding: MapEncoding): StreamOptions {
+  return {
+    model: '',
+    overload: 0,
+    output: {
+      semanticMap: encoding,
+      instanceMap: encoding,
+      panopticPng: false,
+      sourceResolution: false,
+      detections: false,
+    },
+  };
+}
+
 /** The "open" message of a frames stream with maps in `encoding` (default RLE) and the server's fusion defaults. */
 export function openFramesRequest(encoding: MapEncoding = MapEncoding.MAP_ENCODING_RLE): FrameRequest {
   return {
     payload: {
       $case: 'open',
       open: {
-        options: {
-          model: '',
-          overload: 0,
-          output: {
-            semanticMap: encoding,
-            instanceMap: encoding,
-            panopticPng: false,
-            sourceResolution: false,
-            detections: false,
-          },
-        },
+        options: streamOptions(encoding),
         input: InputKind.INPUT_KIND_FRAMES,
         containerFormat: '',
       },
@@ -148,17 +154,7 @@ export function openVideoRequest(fields: Partial<OpenVideo> = {}): VideoRequest 
     payload: {
       $case: 'open',
       open: {
-        options: {
-          model: '',
-          overload: 0,
-          output: {
-            semanticMap: MapEncoding.MAP_ENCODING_RLE,
-            instanceMap: MapEncoding.MAP_ENCODING_RLE,
-            panopticPng: false,
-            sourceResolution: false,
-            detections: false,
-          },
-        },
+        options: streamOptions(MapEncoding.MAP_ENCODING_RLE),
         source: undefined,
         fps: 0,
         startTime: 0,

@@ -1,15 +1,13 @@
 import test from 'ava';
 import { credentials, status, type ServiceError } from '@grpc/grpc-js';
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { InputKind, SegmentationServiceClient } from '../../proto/generated/fusionseg/v1/segmentation.pb.js';
 import { tempDir } from '../helpers/clips.js';
 import { writeTestModel } from '../helpers/onnx-models.js';
 import { collect, openFramesRequest, solidFrameRequest, streamFramesCall, writeAll } from '../helpers/service.js';
+import { startServerProcess } from '../helpers/server-process.js';
 import { healthCheck } from '../helpers/standard-services.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 
 // A client that opens encoded-video streams until the server runs out of file descriptors (each ffmpeg
 // holds three pipes): the streams whose ffmpeg cannot start end alone, the server process stays up, and
@@ -17,41 +15,23 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 test('out of fds (ulimit -n 160), failed decoder spawns end their streams only; the server keeps serving', async (t) => {
   t.timeout(120_000);
   const modelDir = await writeTestModel(join(await tempDir(t), 'model'));
-  const serverArgs = [
-    '--import',
-    'tsx',
-    'server/src/main.ts',
-    '--model',
-    modelDir,
-    '--address',
-    '127.0.0.1:0',
-    '--devices',
-    'cpu:1',
-    '--fusion-workers',
-    '1',
-    '--max-decoders',
-    '500',
-    '--max-streams',
-    '500',
-  ];
-  const child = spawn('bash', ['-c', 'ulimit -n 160; exec "$0" "$@"', process.execPath, ...serverArgs], {
-    cwd: root,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  let exitCode: number | null | undefined;
-  child.once('exit', (code) => (exitCode = code));
-  t.teardown(() => child.kill('SIGKILL'));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const port = await new Promise<number>((resolve, reject) => {
-    child.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /on 127\.0\.0\.1:(\d+)/.exec(output);
-      if (match) resolve(Number(match[1]));
-    });
-    child.once('exit', () => reject(new Error(`the server exited early:\n${output}`)));
-  });
-  const address = `127.0.0.1:${port}`;
+  const server = await startServerProcess(
+    t,
+    [
+      '--model',
+      modelDir,
+      '--devices',
+      'cpu:1',
+      '--fusion-workers',
+      '1',
+      '--max-decoders',
+      '500',
+      '--max-streams',
+      '500',
+    ],
+    { ulimitFiles: 160 },
+  );
+  const { address } = server;
   t.is(await healthCheck(address, ''), 'SERVING');
   const client = new SegmentationServiceClient(address, credentials.createInsecure());
   t.teardown(() => client.close());
@@ -84,7 +64,7 @@ test('out of fds (ulimit -n 160), failed decoder spawns end their streams only; 
     );
     t.notRegex(failure.details, /\/tmp|\/work|ffmpeg version/);
   }
-  t.is(exitCode, undefined, `the server is still running:\n${output}`);
+  t.is(server.exitCode(), undefined, `the server is still running:\n${server.output()}`);
 
   // The streams go; the server serves a good stream again.
   for (const { call } of calls) call.cancel();
@@ -103,5 +83,5 @@ test('out of fds (ulimit -n 160), failed decoder spawns end their streams only; 
   t.is(after?.error, undefined);
   t.is(after?.results.length, 2);
   t.is(await healthCheck(address, ''), 'SERVING');
-  t.is(exitCode, undefined);
+  t.is(server.exitCode(), undefined);
 });
