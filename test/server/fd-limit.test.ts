@@ -8,7 +8,6 @@ import { collect, openFramesRequest, solidFrameRequest, streamFramesCall, writeA
 import { startServerProcess } from '../helpers/server-process.js';
 import { healthCheck } from '../helpers/standard-services.js';
 
-
 // A client that opens encoded-video streams until the server runs out of file descriptors (each ffmpeg
 // holds three pipes): the streams whose ffmpeg cannot start end alone, the server process stays up, and
 // once the streams are gone it serves again.
