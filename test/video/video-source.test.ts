@@ -234,6 +234,34 @@ test('a redirect to a host that is not allowed is PERMISSION_DENIED; its listene
   t.deepEqual(target.requests, []);
 });
 
+test('an HLS URL (playlist and segments over http) decodes through the proxy; a segment elsewhere is refused', async (t) => {
+  const segment = await readFile(await makeTsClip(await tempDir(t), 'seg.ts', 6));
+  const elsewhere = await listener(t, (_req, res) => res.end(segment));
+  const served = await listener(t, (req, res) => {
+    if (req.url === '/live.m3u8') res.end(hlsPlaylist('seg.ts'));
+    else if (req.url === '/escape.m3u8') res.end(hlsPlaylist(`${elsewhere.url}/seg.ts`));
+    else if (req.url === '/file.m3u8') res.end(hlsPlaylist('file:///etc/passwd'));
+    else res.end(segment);
+  });
+  const { log } = memoryLogger();
+  const port = new URL(served.url).port;
+  const media = policy({ allowedUrlSchemes: ['http'], allowUrlHosts: ['localhost'] });
+  const live = await frames(openVideo({ $case: 'url', url: `http://localhost:${port}/live.m3u8` }), media, log);
+  t.is(live.frames.length, 6);
+  t.true(served.requests.some((line) => line.startsWith('GET /seg.ts ')));
+  // A segment on a host that is not allowed (127.0.0.1 is not "localhost" to the allow list), or a file.
+  for (const playlist of ['escape.m3u8', 'file.m3u8']) {
+    const error = await t.throwsAsync(
+      frames(openVideo({ $case: 'url', url: `http://localhost:${port}/${playlist}` }), media, log),
+      { instanceOf: ServerError },
+    );
+    t.true(error.code === Status.PERMISSION_DENIED || error.code === Status.INVALID_ARGUMENT, error.details);
+    t.log(`${playlist}: ${Status[error.code]} ${error.details}`);
+    noServerPaths(t, error, '/etc/passwd');
+  }
+  t.deepEqual(elsewhere.requests, []);
+});
+
 test('a silent URL source ends UNAVAILABLE after urlTimeoutMs', async (t) => {
   const silent = await listener(t, () => {}); // never answers
   const { log } = memoryLogger();

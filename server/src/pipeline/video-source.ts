@@ -134,6 +134,9 @@ export async function openVideoSource(
           // to the checked address; https stays end-to-end TLS to the name (a CONNECT tunnel).
           proxy = await startPinnedProxy({ allow, resolved: [host], timeoutMs: policy.urlTimeoutMs, log });
           input = { kind: 'url', url: checked.url, protocols: checked.protocols, httpProxy: proxy.url };
+          // HLS (live cameras, CDNs) is safe here as it is not for files: its playlists and segments are
+          // fetched over http(s) only (the protocol whitelist), each through the checking proxy.
+          formats = [...formats, 'hls'];
         } else {
           // Other schemes connect to the checked address itself (their own redirects cannot be vetted).
           const first = host.addresses[0]!;
@@ -142,7 +145,7 @@ export async function openVideoSource(
         }
         // One fetch: no ffprobe; ffmpeg reports the size and rate of what it reads.
         frames = urlFrames(
-          decodedVideoFrames(input, { ...base, ioTimeoutMs: policy.urlTimeoutMs }, undefined, 'input', undefined),
+          decodedVideoFrames(input, { ...base, formats, ioTimeoutMs: policy.urlTimeoutMs }, undefined, 'input', undefined),
           proxy,
         );
         break;

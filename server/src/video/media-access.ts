@@ -11,8 +11,9 @@ import { invalidArgument, notFound, permissionDenied } from '../errors.js';
  * (url-proxy.ts): `tcp` to reach it, `httpproxy` for the CONNECT tunnel that carries TLS.
  */
 const PROTOCOLS_BY_SCHEME: Readonly<Record<string, readonly string[]>> = {
-  http: ['http', 'tcp'],
-  https: ['https', 'tls', 'tcp', 'httpproxy'],
+  // crypto: AES-128 HLS segments (crypto+http). Every connection goes through the pinning proxy.
+  http: ['http', 'tcp', 'crypto'],
+  https: ['https', 'tls', 'tcp', 'httpproxy', 'crypto'],
   rtsp: ['rtsp', 'rtp', 'udp', 'tcp'],
   rtmp: ['rtmp', 'tcp'],
   srt: ['srt', 'udp'],
