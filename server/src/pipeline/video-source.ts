@@ -145,7 +145,13 @@ export async function openVideoSource(
         }
         // One fetch: no ffprobe; ffmpeg reports the size and rate of what it reads.
         frames = urlFrames(
-          decodedVideoFrames(input, { ...base, formats, ioTimeoutMs: policy.urlTimeoutMs }, undefined, 'input', undefined),
+          decodedVideoFrames(
+            input,
+            { ...base, formats, ioTimeoutMs: policy.urlTimeoutMs },
+            undefined,
+            'input',
+            undefined,
+          ),
           proxy,
         );
         break;
