@@ -11,6 +11,7 @@ import {
 import {
   collect,
   openFramesRequest,
+  processVideoCall,
   solidFrameRequest,
   startTestService,
   streamFramesCall,
@@ -387,4 +388,15 @@ test('bytes that do not decode are INVALID_ARGUMENT naming the message, not INTE
   );
   t.is(unary?.code, status.INVALID_ARGUMENT);
   t.regex(unary?.details ?? '', /the request is not a valid protobuf message/);
+});
+
+test('a call that ends before its first message is INVALID_ARGUMENT, on both streaming calls', async (t) => {
+  const { client } = await startTestService(t);
+  for (const call of [streamFramesCall(client), processVideoCall(client)]) {
+    const outcome = collect(call as Parameters<typeof collect>[0]);
+    call.end();
+    const { error } = await outcome;
+    t.is(error?.code, status.INVALID_ARGUMENT);
+    t.regex(error?.details ?? '', /the call ended before its first message \("open"\)/);
+  }
 });
