@@ -227,6 +227,62 @@ test.serial('an H.264 stream sent in chunks is decoded by ffmpeg, one result per
   t.is(await childFfmpegCount(), 0);
 });
 
+test('encoded video: pts are the decoder’s timestamps in µs and the source size is the video’s', async (t) => {
+  const { client } = await startTestService(t);
+  const dir = await tempDir(t);
+  const encode = (name: string, size: string, extra: string[]) =>
+    execFileAsync(ffmpegBinary().path, [
+      '-loglevel',
+      'error',
+      '-f',
+      'lavfi',
+      '-i',
+      `testsrc=size=${size}:rate=10`,
+      '-frames:v',
+      '6',
+      ...extra,
+      '-y',
+      `${dir}/${name}`,
+    ]);
+  // A 10 fps AVI at 768x576 (the issue's case), and a variable-rate Matroska file whose third frame is
+  // missing: index x rate would say 200000 µs for its third frame, the decoder says 300000.
+  await encode('clip.avi', '768x576', ['-c:v', 'mjpeg']);
+  await encode('vfr.mkv', '64x48', [
+    '-vf',
+    "select='not(eq(n\\,2))'",
+    '-vsync',
+    'passthrough',
+    '-c:v',
+    'libx264',
+    '-pix_fmt',
+    'yuv420p',
+  ]);
+  for (const [name, pts, width, height] of [
+    ['clip.avi', [0, 100_000, 200_000, 300_000, 400_000, 500_000], 768, 576],
+    ['vfr.mkv', [0, 100_000, 300_000, 400_000, 500_000, 600_000], 64, 48],
+  ] as const) {
+    const bytes = await readFile(`${dir}/${name}`);
+    const call = streamFramesCall(client);
+    const outcome = collect(call);
+    const requests: FrameRequest[] = [open({ input: InputKind.INPUT_KIND_ENCODED_VIDEO } as never)];
+    for (let offset = 0; offset < bytes.length; offset += 4096) {
+      requests.push({ payload: { $case: 'videoChunk', videoChunk: { data: bytes.subarray(offset, offset + 4096) } } });
+    }
+    await writeAll(call, requests);
+    const { results, error } = await outcome;
+    t.is(error, undefined, name);
+    t.deepEqual(
+      results.map((r) => Number(r.pts)),
+      [...pts],
+      name,
+    );
+    t.true(
+      results.every((r) => r.sourceWidth === width && r.sourceHeight === height),
+      name,
+    );
+  }
+});
+
 test('a raw frame whose bytes do not match its size is INVALID_ARGUMENT naming the frame', async (t) => {
   const { client } = await startTestService(t);
   const call = streamFramesCall(client);

@@ -22,6 +22,8 @@ export interface VideoFrameOptions {
   readonly ioTimeoutMs?: number;
   /** Where ffmpeg's own words about a failure go. */
   readonly log?: Logger;
+  /** pts from ffmpeg's own frame timestamps (microseconds from the first frame), not from frame numbers. */
+  readonly timestamps?: boolean;
 }
 
 /**
@@ -43,6 +45,7 @@ export async function* decodedVideoFrames(
     height: options.height,
     signal: options.signal,
     reportInput: source === undefined || frameRate === 'input',
+    ...(options.timestamps === true ? { timestamps: true } : {}),
     ...(options.fps === undefined ? {} : { fps: options.fps }),
     ...(options.startTime === undefined ? {} : { startTime: options.startTime }),
     ...(options.maxFrames === undefined ? {} : { maxFrames: options.maxFrames }),
@@ -70,7 +73,10 @@ export async function* decodedVideoFrames(
     let waitStarted = performance.now();
     let size = source;
     let rate = frameRate === 'input' ? undefined : frameRate;
+    let firstTime: number | undefined;
     for await (const rgb of decoder.frames()) {
+      const time = await decoder.frameTime(index);
+      firstTime ??= time;
       if (index === 0 && (size === undefined || frameRate === 'input')) {
         const info = await decoder.inputInfo();
         size ??= info === undefined ? { width: options.width, height: options.height } : info;
@@ -80,7 +86,12 @@ export async function* decodedVideoFrames(
       yield {
         index,
         frameId: index,
-        pts: rate === undefined ? index : Math.round((index * 1_000_000) / rate),
+        pts:
+          time !== undefined && firstTime !== undefined
+            ? Math.round((time - firstTime) * 1_000_000)
+            : rate === undefined
+              ? index
+              : Math.round((index * 1_000_000) / rate),
         sourceWidth: size?.width ?? options.width,
         sourceHeight: size?.height ?? options.height,
         rgb,

@@ -92,6 +92,7 @@ export async function openVideoSource(
     formats,
     maxPixels: policy.maxPixels,
     log,
+    timestamps: true, // pts from the decoder's own timestamps
     ...sampling,
   };
   try {
@@ -208,7 +209,7 @@ export async function* encodedVideoFrames(
       : requestedContainer(containerFormat, policy.allowContainers);
   yield* decodedVideoFrames(
     { kind: 'pipe', ...(containerFormat === '' ? {} : { format: formats[0]! }) },
-    { width: model.width, height: model.height, signal, formats, maxPixels: policy.maxPixels, log },
+    { width: model.width, height: model.height, signal, formats, maxPixels: policy.maxPixels, log, timestamps: true },
     chunks,
     undefined,
     undefined,

@@ -39,6 +39,8 @@ export interface DecoderOptions {
   readonly ioTimeoutMs?: number;
   /** Asks ffmpeg for its input description, so that `inputInfo` can report the source size and rate. */
   readonly reportInput?: boolean;
+  /** Reports each frame's presentation time from ffmpeg itself (`frameTime`), not from its index. */
+  readonly timestamps?: boolean;
   /** Aborting kills ffmpeg (SIGTERM, then SIGKILL). */
   readonly signal?: AbortSignal;
   /** The ffmpeg executable; defaults to the resolved one (see ffmpeg.ts). */
@@ -75,7 +77,8 @@ export function plainDecimal(value: number): string {
 /** Builds ffmpeg's argument list (never a shell string) for a decode job. */
 export function decoderArguments(options: DecoderOptions): string[] {
   const { input } = options;
-  const args = ['-hide_banner', '-nostdin', '-nostats', '-loglevel', options.reportInput === true ? 'info' : 'error'];
+  const verbose = options.reportInput === true || options.timestamps === true;
+  const args = ['-hide_banner', '-nostdin', '-nostats', '-loglevel', verbose ? 'info' : 'error'];
   if (options.formats !== undefined) args.push('-format_whitelist', options.formats.join(','));
   if (options.maxPixels !== undefined) args.push('-max_pixels', String(Math.floor(options.maxPixels)));
   if (options.startTime !== undefined && options.startTime > 0) args.push('-ss', plainDecimal(options.startTime));
@@ -99,7 +102,12 @@ export function decoderArguments(options: DecoderOptions): string[] {
   const filters = [];
   if (options.fps !== undefined && options.fps > 0) filters.push(`fps=${plainDecimal(options.fps)}`);
   filters.push(`scale=${options.width}:${options.height}:flags=bilinear`);
+  // Last in the chain, so that it sees exactly the frames written: one line per frame with its pts_time.
+  if (options.timestamps === true) filters.push('showinfo');
   args.push('-an', '-sn', '-dn', '-vf', filters.join(','));
+  // Each decoded frame once, as the filters passed it: raw video output would otherwise duplicate frames
+  // to make variable-rate video constant-rate, and frames and their reported times would drift apart.
+  if (options.timestamps === true) args.push('-vsync', 'passthrough');
   if (options.maxFrames !== undefined && options.maxFrames > 0) args.push('-frames:v', String(options.maxFrames));
   args.push('-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1');
   return args;
@@ -113,6 +121,9 @@ function childEnvironment(): NodeJS.ProcessEnv {
   }
   return env;
 }
+
+/** A showinfo line: `[Parsed_showinfo_2 @ 0x…] n:   3 pts: 3 pts_time:0.12 …`. */
+const SHOWINFO_LINE = /\] n:\s*(\d+)\s+pts:\s*-?\d+\s+pts_time:(-?[\d.]+(?:e[-+]?\d+)?)/;
 
 /** The first video stream of ffmpeg's input description (`Stream #0:0...: Video: h264 ..., 320x240 ..., 25 fps`). */
 function parseInputInfo(received: string): InputInfo | undefined {
@@ -154,6 +165,11 @@ export class VideoDecoder {
   #inputInfo: InputInfo | undefined;
   #inputSettled = false;
   #inputWaiters: ((info: InputInfo | undefined) => void)[] = [];
+  /** Presentation times in seconds of the frames written so far (`timestamps`), by frame number. */
+  readonly #frameTimes: number[] = [];
+  #partialLine = '';
+  #stderrEnded = false;
+  #timeWaiters: (() => void)[] = [];
 
   constructor(private readonly options: DecoderOptions) {
     if (!Number.isInteger(options.width) || options.width <= 0) throw new TypeError('width must be a positive integer');
@@ -183,6 +199,8 @@ export class VideoDecoder {
       });
       trackChild(child);
       child.stderr?.on('data', (chunk: Buffer) => {
+        // Per-frame showinfo lines become frame times; only the rest is kept for error messages.
+        if (options.timestamps === true) chunk = Buffer.from(this.#takeFrameTimes(chunk.toString()));
         this.#stderr.push(chunk);
         if (!this.#inputSettled && options.reportInput === true) {
           const text = this.#stderr.text();
@@ -193,7 +211,11 @@ export class VideoDecoder {
           }
         }
       });
-      child.stderr?.on('close', () => this.#settleInput());
+      child.stderr?.on('close', () => {
+        this.#settleInput();
+        this.#stderrEnded = true;
+        for (const wake of this.#timeWaiters.splice(0)) wake();
+      });
       // ffmpeg may exit before it has read all input (corrupt data, frame limit): the exit code, not EPIPE,
       // says what happened.
       child.stdin?.on('error', () => {});
@@ -201,6 +223,36 @@ export class VideoDecoder {
     }
     if (options.reportInput !== true) this.#settleInput();
     options.signal?.addEventListener('abort', this.#onAbort, { once: true });
+  }
+
+  /** Records the frame times of the complete showinfo lines in `text`; returns the other text. */
+  #takeFrameTimes(text: string): string {
+    const lines = (this.#partialLine + text).split('\n');
+    this.#partialLine = lines.pop() ?? '';
+    const rest: string[] = [];
+    for (const line of lines) {
+      const match = SHOWINFO_LINE.exec(line);
+      if (match === null) {
+        if (!line.includes('Parsed_showinfo')) rest.push(line);
+        continue;
+      }
+      this.#frameTimes[Number(match[1])] = Number(match[2]);
+    }
+    for (const wake of this.#timeWaiters.splice(0)) wake();
+    return rest.length === 0 ? '' : `${rest.join('\n')}\n`;
+  }
+
+  /**
+   * The presentation time in seconds of frame `index` (0-based, in the order `frames()` yields them) as
+   * ffmpeg reported it (with `timestamps`); undefined when it did not. ffmpeg reports a frame's time before
+   * it writes the frame, so this waits only for the two pipes to be read.
+   */
+  async frameTime(index: number): Promise<number | undefined> {
+    if (this.options.timestamps !== true) return undefined;
+    while (this.#frameTimes[index] === undefined && !this.#stderrEnded) {
+      await new Promise<void>((resolve) => this.#timeWaiters.push(resolve));
+    }
+    return this.#frameTimes[index];
   }
 
   #settleInput(): void {
