@@ -283,6 +283,35 @@ test('encoded video: pts are the decoder’s timestamps in µs and the source si
   }
 });
 
+test('with source_resolution, segments are measured in the returned maps’ pixels', async (t) => {
+  const { client } = await startTestService(t);
+  const call = streamFramesCall(client);
+  const outcome = collect(call);
+  const withSourceSize = open();
+  if (withSourceSize.payload?.$case === 'open') withSourceSize.payload.open.options!.output!.sourceResolution = true;
+  await writeAll(call, [withSourceSize, rawFrame(0, 160, 96, carColour)]);
+  const { results, error } = await outcome;
+  t.is(error, undefined);
+  const [result] = results;
+  t.is(result?.width, 160);
+  t.is(result?.height, 96);
+  const instance = decodeMap(result!.instance);
+  t.true(result!.segments.length > 0);
+  for (const segment of result!.segments) {
+    let area = 0;
+    let [x0, y0, x1, y1] = [Infinity, Infinity, -1, -1];
+    instance.forEach((id, i) => {
+      if (id !== segment.id) return;
+      area++;
+      const x = i % 160;
+      const y = Math.floor(i / 160);
+      [x0, y0, x1, y1] = [Math.min(x0, x), Math.min(y0, y), Math.max(x1, x), Math.max(y1, y)];
+    });
+    t.is(segment.area, area);
+    t.deepEqual(segment.box, { x0, y0, x1, y1 });
+  }
+});
+
 test('a raw frame whose bytes do not match its size is INVALID_ARGUMENT naming the frame', async (t) => {
   const { client } = await startTestService(t);
   const call = streamFramesCall(client);

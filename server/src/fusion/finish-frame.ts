@@ -2,7 +2,7 @@
  * fuse -> encode for one frame: the paper's output fusion (fusion-wasm), then the maps and the panoptic PNG
  * in the encodings the stream asked for. Runs in a finishing worker.
  */
-import type { Fusion } from '../../../fusion-wasm/src/index.js';
+import type { Fusion, Segment } from '../../../fusion-wasm/src/index.js';
 import { encodeMap } from '../encode/encode-map.js';
 import { encodePanopticPng } from '../encode/png.js';
 import { resizeLabels } from '../encode/resize-labels.js';
@@ -15,6 +15,49 @@ function standalone(map: FinishedMap | undefined): FinishedMap | undefined {
   if (map === undefined || (map.data.byteOffset === 0 && map.data.byteLength === map.data.buffer.byteLength))
     return map;
   return { ...map, data: new Uint8Array(map.data) };
+}
+
+/**
+ * `segments` measured again on a resized instance map: area and box exactly, in its pixels (a segment the
+ * resize left without pixels keeps area 0 and an empty box at 0); grown area scaled by the area ratio.
+ */
+export function measureSegments(
+  segments: readonly Segment[],
+  instance: Uint16Array,
+  width: number,
+  areaScale: number,
+): Segment[] {
+  if (segments.length === 0) return [];
+  const maxId = segments.reduce((max, segment) => Math.max(max, segment.id), 0);
+  const area = new Uint32Array(maxId + 1);
+  const x0 = new Int32Array(maxId + 1).fill(2 ** 30);
+  const y0 = new Int32Array(maxId + 1).fill(2 ** 30);
+  const x1 = new Int32Array(maxId + 1).fill(-1);
+  const y1 = new Int32Array(maxId + 1).fill(-1);
+  for (let i = 0, x = 0, y = 0; i < instance.length; i++) {
+    const id = instance[i]!;
+    if (id !== 0 && id <= maxId) {
+      area[id]!++;
+      if (x < x0[id]!) x0[id] = x;
+      if (x > x1[id]!) x1[id] = x;
+      if (y < y0[id]!) y0[id] = y;
+      y1[id] = y;
+    }
+    if (++x === width) {
+      x = 0;
+      y++;
+    }
+  }
+  return segments.map((segment) => {
+    const { id } = segment;
+    const found = area[id]! > 0;
+    return {
+      ...segment,
+      area: area[id]!,
+      box: found ? [x0[id]!, y0[id]!, x1[id]!, y1[id]!] : [0, 0, 0, 0],
+      grownArea: Math.round(segment.grownArea * areaScale),
+    };
+  });
 }
 
 export function finishFrame(fusion: Fusion, request: FinishRequest): FinishedFrame {
@@ -44,10 +87,13 @@ export function finishFrame(fusion: Fusion, request: FinishRequest): FinishedFra
   const encodeStarted = performance.now();
   let { width, height } = frame;
   if (output.sourceResolution && (request.sourceWidth !== width || request.sourceHeight !== height)) {
+    const areaScale = (request.sourceWidth * request.sourceHeight) / (width * height);
     semantic = resizeLabels(semantic, width, height, request.sourceWidth, request.sourceHeight);
     instance = resizeLabels(instance, width, height, request.sourceWidth, request.sourceHeight);
     width = request.sourceWidth;
     height = request.sourceHeight;
+    // Segments speak the pixels of the maps returned.
+    if (output.segments) segments = measureSegments(segments, instance, width, areaScale);
   }
   const semanticMap = standalone(encodeMap(semantic, width, height, output.semanticMap));
   const instanceMap = standalone(encodeMap(instance, width, height, output.instanceMap));
