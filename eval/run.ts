@@ -13,7 +13,7 @@ import { FusionsegClient } from '../clients/src/client.js';
 import { Consistency, type FusionOptions } from '../proto/generated/fusionseg/v1/segmentation.pb.js';
 import { startService, type RunningService } from '../server/src/service.js';
 import { evaluatePass, listSplit } from './src/evaluate-split.js';
-import { CityscapesExport } from './src/export.js';
+import { createStageExports } from './src/export.js';
 import { evalLabels } from './src/labels.js';
 import { renderMarkdown, tableRows, toJson, type EvalReport, type EvaluatedModel } from './src/report.js';
 
@@ -25,7 +25,8 @@ const USAGE = `npm run eval -- --data DIR [options]
   --model DIR                model folder (default models/default)
   --server ADDR              evaluate through a running server (host:port) instead of starting one
   --ablation                 also evaluate the baseline-head variant (--baseline DIR, default models/baseline)
-  --export DIR               also write the fused predictions in the Cityscapes result formats
+  --export DIR               also write the predictions in the official Cityscapes result formats: before
+                             fusion in DIR/before/, fused in DIR/fused/ (of --model, not of the baseline)
   --consistency category|class   fusion's pixel-to-pixel matching (default category)
   --no-growing               fusion without region growing
   --no-new-instances         fusion without new instances
@@ -135,7 +136,8 @@ async function describe(dir: string): Promise<ModelFolder> {
 
 const main = await describe(values.model ?? join(REPO, 'models/default'));
 const folders = values.ablation ? [await describe(values.baseline ?? join(REPO, 'models/baseline')), main] : [main];
-const exporter = values.export === undefined ? undefined : await CityscapesExport.create(values.export, labels);
+const exporter =
+  values.export === undefined ? undefined : await createStageExports(values.export, labels, values.split);
 
 const models: EvaluatedModel[] = [];
 for (const folder of folders) {
@@ -153,21 +155,22 @@ for (const folder of folders) {
   try {
     const info = await client.getModelInfo();
     const quiet = values.quiet;
+    const exportHere = folder === main ? exporter : undefined;
     const before = await evaluatePass(client, images, labels, {
       stage: 'before',
       fusion,
       maskThreshold,
       newInstanceScore,
       quiet,
+      ...(exportHere ? { export: exportHere.before } : {}),
     });
-    const exportHere = folder === main ? exporter : undefined;
     const after = await evaluatePass(client, images, labels, {
       stage: 'after',
       fusion,
       maskThreshold,
       newInstanceScore,
       quiet,
-      ...(exportHere ? { export: exportHere } : {}),
+      ...(exportHere ? { export: exportHere.fused } : {}),
     });
     models.push({ name: info.name, head: folder.head, backbone: folder.backbone, before, after });
   } finally {
@@ -175,7 +178,8 @@ for (const folder of folders) {
     await service?.stop();
   }
 }
-await exporter?.finish();
+await exporter?.before.finish();
+await exporter?.fused.finish();
 
 const report: EvalReport = {
   format: 'fusionseg-eval/1',

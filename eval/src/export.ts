@@ -1,11 +1,14 @@
 /**
  * Predictions in the official Cityscapes result formats, so that cityscapesScripts and the benchmark server
- * take them unchanged:
+ * take them unchanged. `--export DIR` writes the predictions before fusion to DIR/before/ and the fused ones
+ * to DIR/fused/, each with one folder per metric (each folder is what CITYSCAPES_RESULTS names for one of
+ * the official scripts, which search their folder recursively and refuse two files per image):
  * - semantic/{name}_pred_labelIds.png: Cityscapes label ids (not train ids), void as 0;
  * - instance/{name}_pred.txt: one line per instance, "masks/{name}_{k}.png LABEL_ID CONFIDENCE", with one
- *   binary PNG mask per instance;
- * - panoptic/{name}_panoptic.png (COCO panoptic: id = R + 256 G + 256^2 B) and panoptic.json
- *   (annotations with segments_info, categories with Cityscapes label ids), written by finish().
+ *   binary PNG mask per instance; the confidence written so that it parses back to the very same number;
+ * - panoptic/cityscapes_panoptic_{split}.json and panoptic/cityscapes_panoptic_{split}/{name}_panoptic.png:
+ *   COCO panoptic (id = R + 256 G + 256^2 B; annotations with segments_info, categories with Cityscapes
+ *   label ids), the names csEvalPanopticSemanticLabeling reads by default; the JSON is written by finish().
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -21,17 +24,38 @@ interface SegmentInfo {
   iscrowd: 0;
 }
 
+/** The stem of the panoptic JSON and of its PNG folder, as cityscapesScripts names them for a split. */
+export function panopticStem(split: string): string {
+  return `cityscapes_panoptic_${split}`;
+}
+
+/**
+ * A confidence as text that parses back (Python's float(), JavaScript's Number()) to the same double, so
+ * that no two scores tie in the file that do not tie in memory: the shortest such decimal.
+ */
+export function formatScore(score: number): string {
+  if (!Number.isFinite(score)) throw new RangeError(`a score must be finite, got ${score}`);
+  return String(score);
+}
+
+/** The predictions of one stage ("before" or "fused") in the official formats, under one folder. */
 export class CityscapesExport {
   readonly #annotations: { image_id: string; file_name: string; segments_info: SegmentInfo[] }[] = [];
+  readonly #panoptic: string;
 
   private constructor(
     private readonly dir: string,
     private readonly labels: EvalLabels,
-  ) {}
+    private readonly split: string,
+  ) {
+    this.#panoptic = join(dir, 'panoptic', panopticStem(split));
+  }
 
-  static async create(dir: string, labels: EvalLabels): Promise<CityscapesExport> {
-    for (const sub of ['semantic', 'instance/masks', 'panoptic']) await mkdir(join(dir, sub), { recursive: true });
-    return new CityscapesExport(dir, labels);
+  static async create(dir: string, labels: EvalLabels, split = 'val'): Promise<CityscapesExport> {
+    const exporter = new CityscapesExport(dir, labels, split);
+    for (const sub of [join(dir, 'semantic'), join(dir, 'instance', 'masks'), exporter.#panoptic])
+      await mkdir(sub, { recursive: true });
+    return exporter;
   }
 
   async add(name: string, prediction: ImagePrediction): Promise<void> {
@@ -48,7 +72,7 @@ export class CityscapesExport {
       for (let i = 0; i < instance.pixels.length; i++) mask[instance.pixels[i]!] = 255;
       const file = `masks/${name}_${k}.png`;
       await writeFile(join(this.dir, 'instance', file), gray(mask));
-      lines.push(`${file} ${labelIdOf[instance.classId]} ${instance.score.toFixed(6)}`);
+      lines.push(`${file} ${labelIdOf[instance.classId]} ${formatScore(instance.score)}`);
     }
     await writeFile(join(this.dir, 'instance', `${name}_pred.txt`), lines.length ? `${lines.join('\n')}\n` : '');
 
@@ -74,7 +98,7 @@ export class CityscapesExport {
       }
     }
     const fileName = `${name}_panoptic.png`;
-    await writeFile(join(this.dir, 'panoptic', fileName), encode({ width, height, data: rgb, channels: 3, depth: 8 }));
+    await writeFile(join(this.#panoptic, fileName), encode({ width, height, data: rgb, channels: 3, depth: 8 }));
     this.#annotations.push({
       image_id: name,
       file_name: fileName,
@@ -96,6 +120,20 @@ export class CityscapesExport {
       isthing: c.isThing ? 1 : 0,
       color: c.color,
     }));
-    await writeFile(join(this.dir, 'panoptic.json'), JSON.stringify({ annotations: this.#annotations, categories }));
+    const json = join(this.dir, 'panoptic', `${panopticStem(this.split)}.json`);
+    await writeFile(json, JSON.stringify({ annotations: this.#annotations, categories }));
   }
+}
+
+/** `--export DIR`: the predictions before fusion in DIR/before/, the fused ones in DIR/fused/. */
+export interface StageExports {
+  readonly before: CityscapesExport;
+  readonly fused: CityscapesExport;
+}
+
+export async function createStageExports(dir: string, labels: EvalLabels, split = 'val'): Promise<StageExports> {
+  return {
+    before: await CityscapesExport.create(join(dir, 'before'), labels, split),
+    fused: await CityscapesExport.create(join(dir, 'fused'), labels, split),
+  };
 }

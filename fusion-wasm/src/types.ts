@@ -77,7 +77,10 @@ export interface PhaseTimings {
 }
 
 export interface Fusion {
-  /** Fuses one frame. Synchronous; the returned arrays belong to the caller. */
+  /**
+   * Fuses one frame. Synchronous. The returned maps belong to the caller, except with `outputs: 'view'`
+   * (createFusion): they are then views into the module's memory, valid until the next `fuse` call.
+   */
   fuse(input: FusionInput, options?: FusionOptions): FusionResult;
   /** Phase timings of the last `fuse` call. */
   readonly lastTimings: PhaseTimings | undefined;

@@ -168,6 +168,40 @@ test('AP: small instances, groups and void are not objects, and predictions on t
   t.true(close(onRoad.figures().perClass.get(CAR)!.ap, 0.25));
 });
 
+test('AP: instance ids of ignored classes are not void (cityscapesScripts compares raw ids; known answer 0.25)', (t) => {
+  // A car and a caravan (label 29, ignored in evaluation, but with instance ids as in real Cityscapes), both
+  // 20 x 20, on road; two "car" masks: one exactly on the car, one, scored higher, exactly on the caravan.
+  const CARAVAN_LABEL = 29;
+  t.is(labels.trainIdOf[CARAVAN_LABEL], 255);
+  const gt = instanceMap(40, 20, ROAD_LABEL, [
+    [0, 0, 20, 20, CAR_LABEL * 1000],
+    [20, 0, 40, 20, CARAVAN_LABEL * 1000],
+  ]);
+  const ap = new InstanceAp(labels.trainIdOf, labels.thingIds);
+  ap.addImage(gt, [
+    { classId: CAR, score: 0.5, pixels: rectPixels(40, 0, 0, 20, 20) },
+    { classId: CAR, score: 0.9, pixels: rectPixels(40, 20, 0, 40, 20) },
+  ]);
+  // Official: the caravan mask is a false positive above the true one at every threshold (AP 25, not 100).
+  const figures = ap.figures();
+  t.true(close(figures.perClass.get(CAR)!.ap, 0.25), `car AP ${figures.perClass.get(CAR)!.ap}`);
+  t.true(close(figures.perClass.get(CAR)!.ap50, 0.25));
+  t.true(close(figures.ap, 0.25));
+  // A bare ignored label id (29, a caravan without an instance id) is void: the same mask there is excused.
+  const bare = new InstanceAp(labels.trainIdOf, labels.thingIds);
+  bare.addImage(
+    instanceMap(40, 20, ROAD_LABEL, [
+      [0, 0, 20, 20, CAR_LABEL * 1000],
+      [20, 0, 40, 20, CARAVAN_LABEL],
+    ]),
+    [
+      { classId: CAR, score: 0.5, pixels: rectPixels(40, 0, 0, 20, 20) },
+      { classId: CAR, score: 0.9, pixels: rectPixels(40, 20, 0, 40, 20) },
+    ],
+  );
+  t.is(bare.figures().perClass.get(CAR)!.ap, 1);
+});
+
 // --- panoptic quality ---------------------------------------------------------------------------
 
 function panoptic(segmentIds: number[], classes: [number, number][]): PanopticPrediction {

@@ -55,7 +55,7 @@ interface PassJson {
 }
 
 test.serial(
-  'npm run eval scores the real pipeline before and after fusion, and exports the Cityscapes formats',
+  'npm run eval scores the real pipeline before and after fusion, and exports both in the Cityscapes formats',
   async (t) => {
     t.timeout(120_000);
     const dir = await tempDir(t);
@@ -93,24 +93,53 @@ test.serial(
     t.true(before.pq.things.pq < 1);
     t.regex(await readFile(join(dir, 'out', 'eval.md'), 'utf8'), /## .+: per class/);
 
-    // Semantic results in label ids.
-    const semantic = decode(
-      await readFile(join(dir, 'export', 'semantic', 'testcity_000000_000019_pred_labelIds.png')),
-    );
-    t.true((semantic.data as Uint8Array).every((v) => v === CAR_LABEL));
+    // Both stages in the official formats: before fusion and fused, one folder per script.
+    t.deepEqual((await readdir(join(dir, 'export'))).sort(), ['before', 'fused']);
+    for (const stage of ['before', 'fused']) {
+      const root = join(dir, 'export', stage);
+      t.deepEqual((await readdir(root)).sort(), ['instance', 'panoptic', 'semantic'], stage);
+      // Semantic results in label ids (the semantic head is right everywhere, so both stages are all car).
+      const semantic = decode(await readFile(join(root, 'semantic', 'testcity_000000_000019_pred_labelIds.png')));
+      t.true((semantic.data as Uint8Array).every((v) => v === CAR_LABEL));
+      // Panoptic: cityscapesScripts' default prediction JSON and the PNG folder of the same stem.
+      t.deepEqual((await readdir(join(root, 'panoptic'))).sort(), [
+        'cityscapes_panoptic_val',
+        'cityscapes_panoptic_val.json',
+      ]);
+    }
+
     // Instance results: a text file per image naming binary masks, their label id and confidence.
-    const lines = (await readFile(join(dir, 'export', 'instance', 'testcity_000000_000019_pred.txt'), 'utf8'))
+    const fused = join(dir, 'export', 'fused');
+    const lines = (await readFile(join(fused, 'instance', 'testcity_000000_000019_pred.txt'), 'utf8'))
       .trim()
       .split('\n');
     t.is(lines.length, 1);
     const [maskFile, labelId, confidence] = lines[0]!.split(' ');
     t.is(labelId, String(CAR_LABEL));
     t.true(Number(confidence) > 0.5 && Number(confidence) <= 1);
-    const mask = decode(await readFile(join(dir, 'export', 'instance', maskFile!)));
+    // The detection's float32 score, written in full: it parses back to a float32 exactly.
+    t.is(Math.fround(Number(confidence)), Number(confidence));
+    const mask = decode(await readFile(join(fused, 'instance', maskFile!)));
     t.true((mask.data as Uint8Array).every((v) => v === 255));
-    t.is((await readFile(join(dir, 'export', 'instance', 'testcity_000001_000019_pred.txt'), 'utf8')).trim(), '');
+    t.is((await readFile(join(fused, 'instance', 'testcity_000001_000019_pred.txt'), 'utf8')).trim(), '');
+    // Before fusion: the detector's own masks, the car's covering only part of the frame, and the road image's
+    // detection (fusion deletes it) is there too.
+    const beforeDir = join(dir, 'export', 'before');
+    const beforeCar = (await readFile(join(beforeDir, 'instance', 'testcity_000000_000019_pred.txt'), 'utf8'))
+      .trim()
+      .split('\n');
+    t.is(beforeCar.length, 1);
+    const [beforeMask, beforeLabel, beforeConfidence] = beforeCar[0]!.split(' ');
+    t.is(beforeLabel, String(CAR_LABEL));
+    t.is(Math.fround(Number(beforeConfidence)), Number(beforeConfidence));
+    const partial = decode(await readFile(join(beforeDir, 'instance', beforeMask!))).data as Uint8Array;
+    t.true(partial.some((v) => v === 255) && partial.some((v) => v === 0));
+    const onRoad = (await readFile(join(beforeDir, 'instance', 'testcity_000001_000019_pred.txt'), 'utf8')).trim();
+    t.is(onRoad.split('\n').length, 1);
+    t.regex(onRoad, new RegExp(`^masks/testcity_000001_000019_0\\.png ${CAR_LABEL} [0-9.e-]+$`));
+
     // Panoptic: COCO panoptic PNG + JSON with Cityscapes category ids.
-    const json = JSON.parse(await readFile(join(dir, 'export', 'panoptic.json'), 'utf8')) as {
+    const json = JSON.parse(await readFile(join(fused, 'panoptic', 'cityscapes_panoptic_val.json'), 'utf8')) as {
       annotations: {
         image_id: string;
         file_name: string;
@@ -125,10 +154,34 @@ test.serial(
       car.segments_info.map((s) => [s.category_id, s.area]),
       [[CAR_LABEL, W * H]],
     );
-    const png = decode(await readFile(join(dir, 'export', 'panoptic', car.file_name)));
+    const png = decode(await readFile(join(fused, 'panoptic', 'cityscapes_panoptic_val', car.file_name)));
     const rgb = png.data as Uint8Array;
     t.is(rgb[0]! + 256 * rgb[1]! + 65536 * rgb[2]!, car.segments_info[0]!.id);
-    t.deepEqual((await readdir(join(dir, 'export'))).sort(), ['instance', 'panoptic', 'panoptic.json', 'semantic']);
+    // Before fusion, the heuristic combination's panoptic output: every id in a PNG is in the JSON and back (the
+    // official script raises a KeyError otherwise).
+    const beforeJson = JSON.parse(
+      await readFile(join(beforeDir, 'panoptic', 'cityscapes_panoptic_val.json'), 'utf8'),
+    ) as {
+      annotations: { image_id: string; file_name: string; segments_info: { id: number; area: number }[] }[];
+    };
+    t.deepEqual(beforeJson.annotations.map((a) => a.image_id).sort(), [
+      'testcity_000000_000019',
+      'testcity_000001_000019',
+    ]);
+    for (const annotation of beforeJson.annotations) {
+      const colours = decode(
+        await readFile(join(beforeDir, 'panoptic', 'cityscapes_panoptic_val', annotation.file_name)),
+      ).data as Uint8Array;
+      const areas = new Map<number, number>();
+      for (let p = 0; p < W * H; p++) {
+        const id = colours[3 * p]! + 256 * colours[3 * p + 1]! + 65536 * colours[3 * p + 2]!;
+        if (id !== 0) areas.set(id, (areas.get(id) ?? 0) + 1);
+      }
+      t.deepEqual(
+        [...areas].sort((a, b) => a[0] - b[0]),
+        annotation.segments_info.map((s) => [s.id, s.area]).sort((a, b) => a[0]! - b[0]!),
+      );
+    }
   },
 );
 

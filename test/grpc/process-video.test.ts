@@ -59,15 +59,19 @@ test('a server-side file under the media root, sampled with fps and maxFrames', 
   t.true(limited.results.every((r) => r.totalFrames === 4));
 });
 
-test('paths outside the media root are PERMISSION_DENIED; a missing file is NOT_FOUND', async (t) => {
+test('paths outside the media root are PERMISSION_DENIED; a missing file is NOT_FOUND; the root or an absolute path is INVALID_ARGUMENT', async (t) => {
   const root = await tempDir(t);
   const outside = await tempDir(t);
   await writeFile(join(outside, 'secret.mp4'), 'not for clients');
+  await writeFile(join(root, 'inside.mp4'), 'a file under the root');
   await symlink(join(outside, 'secret.mp4'), join(root, 'link.mp4'));
   const { client } = await startTestService(t, { mediaRoot: root });
   const cases: [string, number, RegExp][] = [
     ['../secret.mp4', status.PERMISSION_DENIED, /may not contain "\.\." segments/],
-    [join(outside, 'secret.mp4'), status.PERMISSION_DENIED, /is outside the media root/],
+    [join(outside, 'secret.mp4'), status.INVALID_ARGUMENT, /must be relative to the media root/],
+    [join(root, 'inside.mp4'), status.INVALID_ARGUMENT, /must be relative to the media root/],
+    ['.', status.INVALID_ARGUMENT, /names the media root, not a file/],
+    ['inside.mp4/more.mp4', status.NOT_FOUND, /no file "inside.mp4\/more.mp4" under the media root/],
     ['link.mp4', status.PERMISSION_DENIED, /leads outside the media root \(symlink\)/],
     ['missing.mp4', status.NOT_FOUND, /no file "missing.mp4" under the media root/],
   ];
@@ -142,4 +146,35 @@ test.serial('a passed deadline stops the stream’s work and its ffmpeg', async 
   const settled = service.context.framesSegmented;
   await new Promise((resolve) => setTimeout(resolve, 500));
   t.is(service.context.framesSegmented, settled, 'no frame of the stream is processed after it ended');
+});
+
+test('an upload must match its declared size_bytes and the server limit', async (t) => {
+  const dir = await tempDir(t);
+  const clip = await readFile(await makeTestClip(dir, { frames: 10 }));
+  const { client } = await startTestService(t, { maxUploadBytes: 1024 * 1024 });
+  const upload = (declared: number, bytes: Uint8Array): VideoRequest[] => {
+    const requests = uploadRequests(bytes);
+    const first = requests[0]!;
+    if (first.payload?.$case === 'open' && first.payload.open.source?.$case === 'upload') {
+      first.payload.open.source.upload.sizeBytes = declared;
+    }
+    return requests;
+  };
+  const cases: [VideoRequest[], RegExp][] = [
+    [
+      upload(clip.length, clip.subarray(0, Math.floor(clip.length / 3))),
+      /the upload is truncated: \d+ of its size_bytes/,
+    ],
+    [upload(100, clip), /the upload is longer than its size_bytes \(100\)/],
+    [upload(3 * 1024 ** 3, clip), /size_bytes 3221225472 is over this server's upload limit of 1048576 bytes/],
+  ];
+  for (const [requests, details] of cases) {
+    const { results, error } = await run(client, requests);
+    t.is(error?.code, status.INVALID_ARGUMENT);
+    t.regex(error?.details ?? '', details);
+    t.is(results.length, 0);
+  }
+  const whole = await run(client, upload(clip.length, clip));
+  t.is(whole.error, undefined);
+  t.is(whole.results.length, 10);
 });

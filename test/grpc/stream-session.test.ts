@@ -400,3 +400,25 @@ test('a call that ends before its first message is INVALID_ARGUMENT, on both str
     t.regex(error?.details ?? '', /the call ended before its first message \("open"\)/);
   }
 });
+
+test('"default" names the served model; a wrong message kind is named as the .proto spells it', async (t) => {
+  const { client } = await startTestService(t);
+  const info = await new Promise<string | undefined>((resolve) =>
+    client.getModelInfo({ model: 'default' }, (error, reply) => resolve(error ? error.details : reply?.name)),
+  );
+  t.is(info, 'unified-test');
+  const byDefault = withOpen((open) => (open.options!.model = 'default'));
+  const call = streamFramesCall(client);
+  const outcome = collect(call);
+  await writeAll(call, framesStream(1, byDefault));
+  t.is((await outcome).results.length, 1);
+  const wrong = streamFramesCall(client);
+  const wrongOutcome = collect(wrong);
+  await writeAll(wrong, [
+    openFramesRequest(),
+    { payload: { $case: 'videoChunk', videoChunk: { data: new Uint8Array(4) } } },
+  ]);
+  const { error } = await wrongOutcome;
+  t.is(error?.code, status.INVALID_ARGUMENT);
+  t.regex(error?.details ?? '', /message 2 of a frame stream must be "frame", got "video_chunk"/);
+});

@@ -6,7 +6,8 @@
  *   match of the same instance is a false positive at the lower score; instances under `minRegionSize` pixels
  *   are left out;
  * - an unmatched prediction is a false positive unless more than `threshold` of its pixels lie on void, on
- *   groups or on small instances of its class;
+ *   groups or on small instances of its class; void is a bare ignored label id (as assignGt2Preds compares raw
+ *   ids with the ignored label ids), so instance ids of ignored classes (caravan 29xxx, trailer 30xxx) are not;
  * - AP integrates precision over recall stepwise at every distinct score; per class it is NaN without ground
  *   truth, 0 with ground truth and no predictions; the overall AP is the mean over classes and thresholds.
  */
@@ -14,6 +15,8 @@ import { nanMean } from './semantic-iou.js';
 
 export const OVERLAPS = Array.from({ length: 10 }, (_, i) => 0.5 + 0.05 * i);
 export const MIN_REGION_SIZE = 100;
+/** The train id of ignored labels (labels.ts' VOID). */
+const VOID = 255;
 
 export interface PredictedInstance {
   /** Train id of a thing class. */
@@ -89,8 +92,7 @@ export class InstanceAp {
       let voidIntersection = 0;
       for (let i = 0; i < prediction.pixels.length; i++) {
         const value = gtInstanceIds[prediction.pixels[i]!]!;
-        const label = value >= 1000 ? Math.floor(value / 1000) : value;
-        if ((this.trainIdOf[label] ?? 255) === 255) voidIntersection++;
+        if (this.#isVoid(value)) voidIntersection++;
         const region = regionOf.get(value);
         if (region?.classId === prediction.classId) overlaps.set(region.index, (overlaps.get(region.index) ?? 0) + 1);
       }
@@ -101,6 +103,15 @@ export class InstanceAp {
       list.push({ score: prediction.score, pixelCount: prediction.pixels.length, voidIntersection, matched });
     }
     this.#images.push({ gts, preds });
+  }
+
+  /**
+   * cityscapesScripts' void test (assignGt2Preds): the raw id is one of the ignored label ids. An instance id
+   * (label id * 1000 + n) is never void, even of an ignored class: a caravan (29xxx) or trailer (30xxx) is
+   * no void region that excuses a prediction on it.
+   */
+  #isVoid(value: number): boolean {
+    return value < 1000 && (this.trainIdOf[value] ?? VOID) === VOID;
   }
 
   get images(): number {

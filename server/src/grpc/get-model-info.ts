@@ -9,6 +9,7 @@ import type { ServiceContext } from '../pipeline/service-context.js';
 import { DEFAULT_FUSION } from '../pipeline/stream-settings.js';
 import { MalformedMessage } from './malformed-message.js';
 import { toGrpcError } from './to-grpc-error.js';
+import { isServedModel } from '../pipeline/stream-settings.js';
 
 /** GetModelInfo: the model, its label space with colours, the devices and the batching settings. */
 export function getModelInfo(service: ServiceContext): handleUnaryCall<GetModelInfoRequest, ModelInfo> {
@@ -18,7 +19,7 @@ export function getModelInfo(service: ServiceContext): handleUnaryCall<GetModelI
       if (request instanceof MalformedMessage) throw request.toError('the request');
       const { engine } = service;
       const { model } = engine;
-      if (call.request.model !== '' && call.request.model !== model.name) {
+      if (!isServedModel(call.request.model, model.name)) {
         throw notFound(`no model named "${call.request.model}" on this server (it serves "${model.name}")`);
       }
       const labelSpace = model.labelSpace.definition;

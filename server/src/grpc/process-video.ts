@@ -3,7 +3,7 @@ import type { FrameResult, OpenVideo, VideoRequest } from '../../../proto/genera
 import { invalidArgument } from '../errors.js';
 import { pendingFrames } from '../pipeline/segment-frame.js';
 import type { ServiceContext } from '../pipeline/service-context.js';
-import { resolveStreamSettings } from '../pipeline/stream-settings.js';
+import { protoFieldName, resolveStreamSettings } from '../pipeline/stream-settings.js';
 import { eachMessage, runStreamSession, type OpenedStream, type OpeningStream } from '../pipeline/stream-session.js';
 import { openVideoSource } from '../pipeline/video-source.js';
 
@@ -50,7 +50,7 @@ function checkSampling(open: OpenVideo): void {
 function uploadChunks(messages: AsyncIterable<VideoRequest>): AsyncIterable<Uint8Array> {
   return eachMessage(messages, ({ payload }, number) => {
     if (payload?.$case !== 'chunk') {
-      throw invalidArgument(`message ${number} of an upload must be "chunk", got "${payload?.$case ?? 'empty'}"`);
+      throw invalidArgument(`message ${number} of an upload must be "chunk", got "${protoFieldName(payload?.$case)}"`);
     }
     return payload.chunk.data;
   });

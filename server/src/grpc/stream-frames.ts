@@ -7,7 +7,7 @@ import {
 import { invalidArgument } from '../errors.js';
 import { pendingFrames, type PendingFrame } from '../pipeline/segment-frame.js';
 import type { ServiceContext } from '../pipeline/service-context.js';
-import { knownEnum, resolveStreamSettings } from '../pipeline/stream-settings.js';
+import { knownEnum, protoFieldName, resolveStreamSettings } from '../pipeline/stream-settings.js';
 import { eachMessage, runStreamSession, type OpenedStream, type OpeningStream } from '../pipeline/stream-session.js';
 import { encodedVideoFrames } from '../pipeline/video-source.js';
 import { decodeStill, type StillImage } from '../video/image-frames.js';
@@ -44,7 +44,7 @@ async function* stillFrames(
     const payload = message.payload;
     if (payload?.$case !== 'frame') {
       throw invalidArgument(
-        `message ${index + 2} of a frame stream must be "frame", got "${payload?.$case ?? 'empty'}"` +
+        `message ${index + 2} of a frame stream must be "frame", got "${protoFieldName(payload?.$case)}"` +
           (payload?.$case === 'videoChunk'
             ? ' (open the stream with input = INPUT_KIND_ENCODED_VIDEO to send video)'
             : ''),
@@ -80,7 +80,7 @@ function videoChunks(messages: AsyncIterable<FrameRequest>): AsyncIterable<Uint8
   return eachMessage(messages, ({ payload }, number) => {
     if (payload?.$case !== 'videoChunk') {
       throw invalidArgument(
-        `message ${number} of an encoded-video stream must be "video_chunk", got "${payload?.$case ?? 'empty'}"`,
+        `message ${number} of an encoded-video stream must be "video_chunk", got "${protoFieldName(payload?.$case)}"`,
       );
     }
     return payload.videoChunk.data;

@@ -43,9 +43,19 @@ function mapEncoding(value: MapEncoding, field: string): MapEncoding {
   return value === MapEncoding.MAP_ENCODING_UNSPECIFIED ? MapEncoding.MAP_ENCODING_RLE : value;
 }
 
+/** Whether a request's `model` names the served model: empty, "default" (the README's name for it) or its name. */
+export function isServedModel(requested: string | undefined, modelName: string): boolean {
+  return requested === undefined || requested === '' || requested === 'default' || requested === modelName;
+}
+
+/** A oneof case as the .proto spells the field (`videoChunk` -> `video_chunk`), for messages to clients. */
+export function protoFieldName(tsCase: string | undefined): string {
+  return tsCase === undefined ? 'empty' : tsCase.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`);
+}
+
 export function resolveStreamSettings(options: StreamOptions | undefined, modelName: string): StreamSettings {
-  if (options?.model !== undefined && options.model !== '' && options.model !== modelName) {
-    throw notFound(`no model named "${options.model}" on this server (it serves "${modelName}")`);
+  if (!isServedModel(options?.model, modelName)) {
+    throw notFound(`no model named "${options?.model ?? ''}" on this server (it serves "${modelName}")`);
   }
   const fusion = options?.fusion;
   knownEnum(Consistency, fusion?.consistency ?? Consistency.CONSISTENCY_UNSPECIFIED, 'options.fusion.consistency');

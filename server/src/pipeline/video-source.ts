@@ -107,7 +107,7 @@ export async function openVideoSource(
           if (open.source.upload.containerFormat !== '') {
             formats = requestedContainer(open.source.upload.containerFormat, policy.allowContainers);
           }
-          upload = await spoolUpload(uploadChunks, policy.maxUploadBytes);
+          upload = await spoolUpload(uploadChunks, policy.maxUploadBytes, open.source.upload.sizeBytes);
           path = upload.path;
         } else {
           path = await resolveMediaPath(policy.mediaRoot, open.source.serverPath);

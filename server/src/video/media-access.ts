@@ -34,19 +34,26 @@ export async function resolveMediaPath(mediaRoot: string | undefined, requested:
   if (requested.split(/[\\/]/).includes('..')) {
     throw permissionDenied(`server_path "${requested}" may not contain ".." segments`);
   }
+  // The API's paths are relative to the media root: an absolute one is malformed, wherever it points.
+  if (isAbsolute(requested) || /^[a-zA-Z]:[\\/]/.test(requested)) {
+    throw invalidArgument(`server_path "${requested}" must be relative to the media root`);
+  }
   const root = await realpath(mediaRoot);
-  const candidate = isAbsolute(requested) ? requested : resolve(root, requested);
+  const candidate = resolve(root, requested);
   const inside = (path: string) => {
     const rel = relative(root, path);
     return rel !== '' && !rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel);
   };
+  if (resolve(candidate) === root) throw invalidArgument(`server_path "${requested}" names the media root, not a file`);
   if (!inside(resolve(candidate))) throw permissionDenied(`server_path "${requested}" is outside the media root`);
   let real: string;
   try {
     real = await realpath(candidate);
   } catch (error: unknown) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT')
-      throw notFound(`no file "${requested}" under the media root`);
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw notFound(`no file "${requested}" under the media root`);
+    if (code === 'EACCES') throw permissionDenied(`server_path "${requested}" cannot be read by the server`);
+    if (code === 'ELOOP' || code === 'ENAMETOOLONG') throw invalidArgument(`server_path "${requested}" is malformed`);
     throw error;
   }
   if (!inside(real)) throw permissionDenied(`server_path "${requested}" leads outside the media root (symlink)`);

@@ -17,7 +17,15 @@ export interface SpooledUpload {
  * need a seekable input, so uploads are decoded from disk, not from a pipe. Writes wait for the disk
  * (backpressure to the client); past `maxBytes` the upload is refused.
  */
-export async function spoolUpload(chunks: AsyncIterable<Uint8Array>, maxBytes: number): Promise<SpooledUpload> {
+export async function spoolUpload(
+  chunks: AsyncIterable<Uint8Array>,
+  maxBytes: number,
+  /** The size the client declared (`UploadSource.size_bytes`); 0 = not declared. */
+  declaredBytes = 0,
+): Promise<SpooledUpload> {
+  if (declaredBytes > maxBytes) {
+    throw invalidArgument(`size_bytes ${declaredBytes} is over this server's upload limit of ${maxBytes} bytes`);
+  }
   const dir = await mkdtemp(join(tmpdir(), 'fusionseg-upload-'));
   const path = join(dir, 'upload');
   const remove = () => rm(dir, { recursive: true, force: true });
@@ -31,6 +39,9 @@ export async function spoolUpload(chunks: AsyncIterable<Uint8Array>, maxBytes: n
     for await (const chunk of chunks) {
       bytes += chunk.length;
       if (bytes > maxBytes) throw invalidArgument(`the upload exceeds this server's limit of ${maxBytes} bytes`);
+      if (declaredBytes > 0 && bytes > declaredBytes) {
+        throw invalidArgument(`the upload is longer than its size_bytes (${declaredBytes})`);
+      }
       if (writeError !== undefined) throw writeError;
       if (!file.write(chunk)) {
         await new Promise<void>((resolve) => {
@@ -48,6 +59,9 @@ export async function spoolUpload(chunks: AsyncIterable<Uint8Array>, maxBytes: n
     await finished(file);
     if (writeError !== undefined) throw writeError;
     if (bytes === 0) throw invalidArgument('the upload is empty: send the video as chunk messages after "open"');
+    if (declaredBytes > 0 && bytes < declaredBytes) {
+      throw invalidArgument(`the upload is truncated: ${bytes} of its size_bytes ${declaredBytes} arrived`);
+    }
     return { path, bytes, remove };
   } catch (error: unknown) {
     file.destroy();

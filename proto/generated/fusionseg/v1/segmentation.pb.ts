@@ -25,9 +25,14 @@ export const protobufPackage = "fusionseg.v1";
 
 export const protobufFileName = "fusionseg/v1/segmentation.proto";
 
-/** How a per-pixel map is returned. */
+/**
+ * How a per-pixel map is returned. Maps are row-major, `width` x `height` of the FrameResult (the pixels
+ * the segments are counted in). The semantic map holds the label space's class id per pixel
+ * (ModelInfo.label_space), 255 = void (no class). The instance map holds the id of the pixel's segment
+ * (Segment.id), 0 = no instance.
+ */
 export enum MapEncoding {
-  /** MAP_ENCODING_UNSPECIFIED - The server's default: RLE for maps that were asked for through `include_*`. */
+  /** MAP_ENCODING_UNSPECIFIED - The server's default, for both maps: RLE. */
   MAP_ENCODING_UNSPECIFIED = 0,
   /** MAP_ENCODING_NONE - Not returned. */
   MAP_ENCODING_NONE = 1,
@@ -294,9 +299,17 @@ export interface OutputOptions {
   segments?:
     | boolean
     | undefined;
-  /** A COCO-panoptic PNG (RGB, id = R + 256 G + 256^2 B) of the fused result. */
+  /**
+   * A COCO-panoptic PNG of the fused result (FrameResult.panoptic_png): RGB, each pixel's id =
+   * R + 256 G + 65536 B. A pixel of an instance carries the instance's id, the `id` of its entry in
+   * `segments`; any other labelled pixel (stuff, or a thing pixel no instance took) carries 65536 + its
+   * semantic class id, and these ids are not in `segments`; a void pixel (semantic 255) is 0.
+   */
   panopticPng: boolean;
-  /** Scale the maps back to the source frame's size instead of the model's input size. */
+  /**
+   * Return the maps and the panoptic PNG at the source frame's size instead of the model's input size;
+   * the segments' area and box are then counted in source pixels too.
+   */
   sourceResolution: boolean;
   /**
    * The instance head's own detections before fusion (class, score, box, mask probabilities), e.g. for
@@ -331,7 +344,7 @@ export interface RawFrame {
 export interface Frame {
   /** The client's frame id, echoed in the result. */
   frameId: number;
-  /** The client's presentation time stamp, echoed in the result. */
+  /** The client's presentation time stamp, in the client's own units and origin, echoed in the result. */
   pts: number;
   image?:
     | { $case: "raw"; raw: RawFrame }
@@ -414,10 +427,19 @@ export interface Detection {
   mask: Uint8Array;
 }
 
+/**
+ * One instance of the fused result. Its pixels are those of the instance map that carry its `id`, and
+ * `area` and `box` are counted in the pixels of the maps returned (FrameResult.width x height): the
+ * model's input size, or the source frame's size with output.source_resolution.
+ */
 export interface Segment {
+  /** The instance id in the instance map and in the panoptic PNG (1 to 65535). */
   id: number;
+  /** Semantic class id of the label space (a thing class). */
   classId: number;
+  /** The detection's score; 0 for SEGMENT_SOURCE_NEW. */
   score: number;
+  /** Pixels with this id. */
   area: number;
   box?: Box | undefined;
   source: SegmentSource;
@@ -443,9 +465,18 @@ export interface FrameResult {
   index: number;
   /** The client's frame id (StreamFrames with frames), or the index. */
   frameId: number;
-  /** The client's pts, or the decoder's in microseconds for decoded video. */
+  /**
+   * Presentation time stamp. StreamFrames with frames: the client's Frame.pts, echoed as sent.
+   * StreamFrames with INPUT_KIND_ENCODED_VIDEO: microseconds from the first decoded frame, from the
+   * decoder's timestamps (a 10 fps video gives 0, 100000, 200000, ...). ProcessVideo: microseconds from
+   * the start of the video after `start_time` (the first frame decoded is 0), from the decoder's
+   * timestamps.
+   */
   pts: number;
-  /** Size of the returned maps. */
+  /**
+   * Size of the returned maps and of the pixels `segments` are counted in: the model's input size, or
+   * the source size with output.source_resolution.
+   */
   width: number;
   height: number;
   /** The source frame's size and the model's input size; scale = source / model input. */
@@ -455,9 +486,20 @@ export interface FrameResult {
   modelHeight: number;
   scaleX: number;
   scaleY: number;
-  semantic?: EncodedMap | undefined;
-  instance?: EncodedMap | undefined;
+  /** The semantic map (class id per pixel, 255 = void), as output.semantic_map asked. */
+  semantic?:
+    | EncodedMap
+    | undefined;
+  /** The instance map (Segment.id per pixel, 0 = none), as output.instance_map asked. */
+  instance?:
+    | EncodedMap
+    | undefined;
+  /** The instances of the fused result (output.segments), in the pixels of the maps returned. */
   segments: Segment[];
+  /**
+   * The COCO-panoptic PNG when output.panoptic_png asked for it (ids as described there), at the maps'
+   * size.
+   */
   panopticPng: Uint8Array;
   timings?:
     | StageTimings
