@@ -20,6 +20,7 @@ COPY proto ./proto
 COPY server ./server
 COPY fusion-wasm ./fusion-wasm
 COPY clients ./clients
+COPY wire ./wire
 COPY bench ./bench
 COPY bin ./bin
 COPY scripts ./scripts

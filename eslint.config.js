@@ -21,7 +21,7 @@ export default tseslint.config(
   {
     languageOptions: {
       parserOptions: {
-        projectService: { allowDefaultProject: ['*.js', 'scripts/*.mjs', 'bin/*.mjs'] },
+        projectService: { allowDefaultProject: ['*.js', 'scripts/*.mjs', 'bin/*.mjs', 'test/clients/fixtures/*.mjs'] },
         tsconfigRootDir: import.meta.dirname,
       },
     },
@@ -30,6 +30,25 @@ export default tseslint.config(
       '@typescript-eslint/switch-exhaustiveness-check': 'error',
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', ignoreRestSiblings: true }],
+    },
+  },
+  {
+    // The client library and the shared module load no server code: what both sides need lives in wire/.
+    // (`fusionseg serve` reaches the server through a dynamic import(), which this rule does not cover;
+    // test/clients/no-server-imports.test.ts allows that one and no other.)
+    files: ['clients/**/*.ts', 'wire/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/server/**', 'server/**'],
+              message: 'clients/ and wire/ must not import server code: move what both sides need to wire/src/.',
+            },
+          ],
+        },
+      ],
     },
   },
   {

@@ -1,14 +1,20 @@
-/** The `fusionseg` command line: serve, stream, process, info. */
-import { runServer } from '../../server/src/run-server.js';
-import { usage as serveUsage } from '../../server/src/config.js';
+/**
+ * The `fusionseg` command line: serve, stream, process, info. Only `serve` loads the server (a dynamic
+ * import, in that command alone): the client commands load the client library and the shared module,
+ * never server/ (test/clients/no-server-imports.test.ts and the lint rule on clients/ keep it so).
+ */
 import { connectionHelp, exitCodeFor, UsageError } from './commands/common.js';
 import { infoCommand, infoUsage } from './commands/info.js';
 import { processCommand, processUsage } from './commands/process.js';
 import { streamCommand, streamUsage } from './commands/stream.js';
 
+const serveUsage = `fusionseg serve [options]
+  Runs the server (gRPC service, model, ffmpeg decoding); \`fusionseg serve --help\` lists its options and
+  environment variables.`;
+
 const usage = `usage: fusionseg <command> [options]
 
-${serveUsage()}
+${serveUsage}
 
 ${streamUsage}
 
@@ -16,9 +22,17 @@ ${processUsage}
 
 ${infoUsage}
 
+Every command takes --help.
+
 ${connectionHelp}
 
 Exit codes: 0 ok; 1-16 the gRPC status code of the server's error; 64 usage error; 65 any other error.`;
+
+/** Loads the server only when it is asked for: `fusionseg info` must not pay for (or need) sharp, ONNX Runtime, .... */
+async function serve(argv: readonly string[]): Promise<void> {
+  const { runServer } = await import('../../server/src/run-server.js');
+  await runServer(argv); // runs until SIGTERM / SIGINT, then exits itself
+}
 
 export async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -27,8 +41,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     switch (command) {
       case 'serve':
-        await runServer(rest); // runs until SIGTERM / SIGINT, then exits itself
-        return -1;
+        await serve(rest);
+        return rest.includes('--help') || rest.includes('-h') ? 0 : -1;
       case 'stream':
       case 'process':
       case 'info':

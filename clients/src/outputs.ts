@@ -7,11 +7,11 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import sharp from 'sharp';
+import { encode as encodePng } from 'fast-png';
 import { SegmentSource, type FrameResult, type ModelInfo } from '../../proto/generated/fusionseg/v1/segmentation.pb.js';
-import { ffmpegBinary } from '../../server/src/video/ffmpeg.js';
-import { STUFF_ID_BASE } from '../../server/src/encode/png.js';
-import { TextTail } from '../../server/src/video/child-process.js';
+import { TextTail } from '../../wire/src/child-process.js';
+import { ffmpegBinary } from '../../wire/src/media-tools.js';
+import { NO_INSTANCE, SEMANTIC_VOID, STUFF_ID_BASE } from '../../wire/src/panoptic.js';
 import type { SegmentationResult } from './client.js';
 
 /** Class colours of the server's label space. */
@@ -133,11 +133,8 @@ export class FramesDirSink {
     const name = String(result.index).padStart(6, '0');
     const writes: Promise<unknown>[] = [];
     if (overlay !== undefined) {
-      writes.push(
-        sharp(overlay, { raw: { width: overlayWidth, height: overlayHeight, channels: 3 } })
-          .png()
-          .toFile(join(this.dir, `${name}-overlay.png`)),
-      );
+      const png = encodePng({ width: overlayWidth, height: overlayHeight, data: overlay, channels: 3, depth: 8 });
+      writes.push(writeFile(join(this.dir, `${name}-overlay.png`), png));
     }
     if (result.panopticPng.length > 0) {
       writes.push(writeFile(join(this.dir, `${name}-panoptic.png`), result.panopticPng));
@@ -175,7 +172,7 @@ export function panopticJson(segmented: SegmentationResult, fileName: string) {
     const stuff = new Map<number, { area: number; x0: number; y0: number; x1: number; y1: number }>();
     for (let p = 0; p < semantic.length; p++) {
       const label = semantic[p]!;
-      if (label === 255 || (instance !== undefined && instance[p] !== 0)) continue;
+      if (label === SEMANTIC_VOID || (instance !== undefined && instance[p] !== NO_INSTANCE)) continue;
       const x = p % width;
       const y = (p - x) / width;
       const entry = stuff.get(label);

@@ -1,26 +1,14 @@
-import type { FrameResult, StageTimings } from '../../proto/generated/fusionseg/v1/segmentation.pb.js';
+import type { FrameResult } from '../../proto/generated/fusionseg/v1/segmentation.pb.js';
+import { STAGES, stageMs, type Stage } from '../../wire/src/stages.js';
 
-/** The server-side stages a result's timings report (total: the frame's whole time on the server). */
-export const STAGES = ['decode', 'queue', 'inference', 'fusion', 'encode', 'total'] as const;
-export type Stage = (typeof STAGES)[number];
+// The stage names are shared with the server (its metrics): wire/src/stages.ts.
+export { STAGES, stageMs, type Stage } from '../../wire/src/stages.js';
 
 export interface LatencyPercentiles {
   readonly p50: number;
   readonly p90: number;
   readonly p95: number;
   readonly p99: number;
-}
-
-/** A result's stage times in milliseconds. */
-export function stageMs(timings: StageTimings): Record<Stage, number> {
-  return {
-    decode: timings.decodeUs / 1000,
-    queue: timings.queueUs / 1000,
-    inference: timings.inferenceUs / 1000,
-    fusion: timings.fusionUs / 1000,
-    encode: timings.encodeUs / 1000,
-    total: timings.totalUs / 1000,
-  };
 }
 
 /** What a run measured: frames, throughput, latency percentiles, and where a frame's time went. */

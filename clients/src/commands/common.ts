@@ -26,6 +26,14 @@ export const connectionOptions = {
   token: { type: 'string' },
 } as const;
 
+/** `--help` / `-h`, which every command takes: it prints the command's usage and exits 0. */
+export const helpOption = { help: { type: 'boolean', short: 'h' } } as const;
+
+/** Prints a command's usage (with what the connection flags mean) for `--help`. */
+export function printCommandUsage(usage: string): void {
+  console.log(`usage: ${usage}\n\n${connectionHelp}`);
+}
+
 /** The connection flags, for each command's usage text. */
 export const connectionUsage = `[--server ADDR] [--tls] [--ca FILE] [--tls-cert FILE --tls-key FILE] [--token T]`;
 

@@ -1,11 +1,15 @@
 import { parseArgs } from 'node:util';
-import { connect, connectionOptions, connectionUsage } from './common.js';
+import { connect, connectionOptions, connectionUsage, helpOption, printCommandUsage } from './common.js';
 
 export const infoUsage = `fusionseg info ${connectionUsage} [--json]
   Prints the model, its label space and the devices of a running server.`;
 
 export async function infoCommand(argv: readonly string[], signal: AbortSignal): Promise<void> {
-  const { values } = parseArgs({ args: [...argv], options: { ...connectionOptions, json: { type: 'boolean' } } });
+  const { values } = parseArgs({
+    args: [...argv],
+    options: { ...connectionOptions, ...helpOption, json: { type: 'boolean' } },
+  });
+  if (values.help === true) return printCommandUsage(infoUsage);
   const client = await connect(values);
   try {
     const info = await client.getModelInfo({ deadlineMs: 15_000, signal });

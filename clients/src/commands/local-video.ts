@@ -1,21 +1,28 @@
 /** Decoding a video on the client side (the `stream` command, and overlays of `process`). */
-import { VideoDecoder, type DecoderInput } from '../../../server/src/video/decoder.js';
-import { resolveMediaUrl, SUPPORTED_URL_SCHEMES } from '../../../server/src/video/media-access.js';
-import { expectedFrames, probeVideo, type VideoFacts } from '../../../server/src/video/probe.js';
+import { isUrl, urlProtocols } from '../../../wire/src/media-urls.js';
+import { expectedFrames, probeLocalVideo, type VideoFacts } from '../../../wire/src/probe.js';
+import { VideoReader, type ReaderInput } from '../video-reader.js';
+import { UsageError } from './common.js';
 
 export interface LocalVideo {
-  readonly input: DecoderInput;
+  readonly input: ReaderInput;
   readonly facts: VideoFacts | undefined;
 }
 
 /** A path, a URL, or `-` for standard input. */
 export async function openLocalVideo(source: string): Promise<LocalVideo> {
   if (source === '-') return { input: { kind: 'pipe' }, facts: undefined };
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(source)) {
-    const { url, protocols } = resolveMediaUrl(source, SUPPORTED_URL_SCHEMES);
-    return { input: { kind: 'url', url, protocols }, facts: await probeVideo(url, protocols) };
+  if (isUrl(source)) {
+    let resolved: { url: string; protocols: readonly string[] };
+    try {
+      resolved = urlProtocols(source);
+    } catch (error: unknown) {
+      throw new UsageError((error as Error).message);
+    }
+    const { url, protocols } = resolved;
+    return { input: { kind: 'url', url, protocols }, facts: await probeLocalVideo(url, { protocols }) };
   }
-  const facts = await probeVideo(`file:${source}`);
+  const facts = await probeLocalVideo(`file:${source}`);
   if (facts === undefined)
     throw new Error(`cannot read a video from "${source}" (missing, or not a video ffprobe knows)`);
   return { input: { kind: 'file', path: source }, facts };
@@ -27,7 +34,7 @@ export interface Sampling {
   readonly maxFrames?: number | undefined;
 }
 
-/** A decoder of the local video at its own size (or `fallback` when unknown), with the same sampling as the server. */
+/** A reader of the local video at its own size (or `fallback` when unknown), with the same sampling as the server. */
 export function localDecoder(
   video: LocalVideo,
   sampling: Sampling,
@@ -36,14 +43,14 @@ export function localDecoder(
 ) {
   const width = video.facts?.width || fallback.width;
   const height = video.facts?.height || fallback.height;
-  const decoder = new VideoDecoder({
+  const decoder = new VideoReader({
     input: video.input,
     width,
     height,
     signal,
-    ...(sampling.fps === undefined ? {} : { fps: sampling.fps }),
-    ...(sampling.startTime === undefined ? {} : { startTime: sampling.startTime }),
-    ...(sampling.maxFrames === undefined ? {} : { maxFrames: sampling.maxFrames }),
+    fps: sampling.fps,
+    startTime: sampling.startTime,
+    maxFrames: sampling.maxFrames,
   });
   const total = expectedFrames(video.facts, sampling) ?? 0;
   const frameRate = sampling.fps ?? video.facts?.frameRate ?? 25;

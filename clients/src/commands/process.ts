@@ -3,7 +3,15 @@ import { stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { MapEncoding } from '../../../proto/generated/fusionseg/v1/segmentation.pb.js';
 import type { VideoSource } from '../client.js';
-import { connect, connectionOptions, connectionUsage, positiveNumber, UsageError } from './common.js';
+import {
+  connect,
+  connectionOptions,
+  connectionUsage,
+  helpOption,
+  printCommandUsage,
+  positiveNumber,
+  UsageError,
+} from './common.js';
 import { localDecoder, openLocalVideo } from './local-video.js';
 import { outputOptions, ResultRenderer } from './render-results.js';
 
@@ -19,6 +27,7 @@ export async function processCommand(argv: readonly string[], signal: AbortSigna
     args: [...argv],
     options: {
       ...connectionOptions,
+      ...helpOption,
       ...outputOptions,
       'server-path': { type: 'string' },
       url: { type: 'string' },
@@ -28,6 +37,7 @@ export async function processCommand(argv: readonly string[], signal: AbortSigna
     },
     allowPositionals: true,
   });
+  if (values.help === true) return printCommandUsage(processUsage);
   const file = positionals[0];
   const chosen = [file, values['server-path'], values.url].filter((v) => v !== undefined).length;
   if (chosen !== 1 || positionals.length > 1)

@@ -1,7 +1,15 @@
 import { parseArgs } from 'node:util';
 import { MapEncoding } from '../../../proto/generated/fusionseg/v1/segmentation.pb.js';
 import type { ClientFrame } from '../client.js';
-import { connect, connectionOptions, connectionUsage, positiveNumber, UsageError } from './common.js';
+import {
+  connect,
+  connectionOptions,
+  connectionUsage,
+  helpOption,
+  printCommandUsage,
+  positiveNumber,
+  UsageError,
+} from './common.js';
 import { localDecoder, openLocalVideo } from './local-video.js';
 import { outputOptions, ResultRenderer } from './render-results.js';
 
@@ -16,6 +24,7 @@ export async function streamCommand(argv: readonly string[], signal: AbortSignal
     args: [...argv],
     options: {
       ...connectionOptions,
+      ...helpOption,
       ...outputOptions,
       fps: { type: 'string' },
       'max-frames': { type: 'string' },
@@ -23,6 +32,7 @@ export async function streamCommand(argv: readonly string[], signal: AbortSignal
     },
     allowPositionals: true,
   });
+  if (values.help === true) return printCommandUsage(streamUsage);
   const source = positionals[0];
   if (source === undefined || positionals.length > 1)
     throw new UsageError('stream takes one video (a path, a URL, or - for stdin)');

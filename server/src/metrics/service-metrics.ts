@@ -6,6 +6,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { StageTimings } from '../../../proto/generated/fusionseg/v1/segmentation.pb.js';
 import type { Engine } from '../engine/engine.js';
+import { STAGES } from '../../../wire/src/stages.js';
 import { aliveChildProcesses } from '../video/child-process.js';
 
 /** Why frames or streams failed: the label values of `fusionseg_frames_failed_total`. */
@@ -21,7 +22,6 @@ export type FailureReason = (typeof FAILURE_REASONS)[number];
 
 export type CallName = 'StreamFrames' | 'ProcessVideo';
 
-const STAGES = ['decode', 'queue', 'inference', 'fusion', 'encode', 'total'] as const;
 // From 1 ms to 30 s: fusion and encoding live in the low buckets, inference and queueing in the high ones.
 const SECONDS_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 

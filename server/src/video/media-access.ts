@@ -4,23 +4,11 @@
  */
 import { realpath, stat } from 'node:fs/promises';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
+// The URL schemes and the ffmpeg protocols each needs are one table, shared with the client.
+import { PROTOCOLS_BY_SCHEME, SUPPORTED_URL_SCHEMES } from '../../../wire/src/media-urls.js';
 import { invalidArgument, notFound, permissionDenied } from '../errors.js';
 
-/**
- * ffmpeg protocols each URL scheme needs. http and https sources go through the server's pinning proxy
- * (url-proxy.ts): `tcp` to reach it, `httpproxy` for the CONNECT tunnel that carries TLS.
- */
-const PROTOCOLS_BY_SCHEME: Readonly<Record<string, readonly string[]>> = {
-  // crypto: AES-128 HLS segments (crypto+http). Every connection goes through the pinning proxy.
-  http: ['http', 'tcp', 'crypto'],
-  https: ['https', 'tls', 'tcp', 'httpproxy', 'crypto'],
-  rtsp: ['rtsp', 'rtp', 'udp', 'tcp'],
-  rtmp: ['rtmp', 'tcp'],
-  srt: ['srt', 'udp'],
-  udp: ['udp'],
-};
-
-export const SUPPORTED_URL_SCHEMES = Object.keys(PROTOCOLS_BY_SCHEME);
+export { SUPPORTED_URL_SCHEMES };
 
 /**
  * Resolves a client-given path under `mediaRoot` to a real file path. PERMISSION_DENIED for `..`,
