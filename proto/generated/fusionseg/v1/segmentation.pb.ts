@@ -367,7 +367,11 @@ export interface FrameRequest {
 export interface UploadSource {
   /** ffmpeg's demuxer name; empty probes the uploaded bytes. */
   containerFormat: string;
-  /** The upload's size when known, for progress and limits. */
+  /**
+   * The upload's size in bytes; 0 = not declared. When declared, an upload that ends short of it or goes
+   * past it is INVALID_ARGUMENT (without it, a truncated upload is decoded as far as its data goes), and a
+   * size over the server's upload limit is INVALID_ARGUMENT at once.
+   */
   sizeBytes: number;
 }
 
