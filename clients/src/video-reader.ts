@@ -6,7 +6,7 @@
  */
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
-import { exited, terminate, TextTail } from '../../wire/src/child-process.js';
+import { exited, terminate, TextTail, writeToChild } from '../../wire/src/child-process.js';
 import { ffmpegBinary } from '../../wire/src/media-tools.js';
 
 /** Where the video comes from. */
@@ -100,19 +100,7 @@ export class VideoReader {
 
   /** Writes encoded bytes (pipe input); resolves when ffmpeg can take more. */
   async write(chunk: Uint8Array): Promise<void> {
-    const stdin = this.#child.stdin;
-    if (this.#closed || stdin.destroyed || stdin.writableEnded) return;
-    if (!stdin.write(chunk)) {
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          stdin.off('drain', done);
-          stdin.off('close', done);
-          resolve();
-        };
-        stdin.on('drain', done);
-        stdin.on('close', done);
-      });
-    }
+    if (!this.#closed) await writeToChild(this.#child.stdin, chunk);
   }
 
   /** Ends the written input (pipe input). */

@@ -34,23 +34,12 @@ import { startService, type RunningService } from '../../server/src/service.js';
 import { ffmpegBinary } from '../../server/src/video/ffmpeg.js';
 import { writeTestModel } from '../helpers/onnx-models.js';
 import { healthCheck } from '../helpers/standard-services.js';
+import { seededRandom } from '../../fusion-wasm/src/synthetic-scenes.js';
 
 const execFileAsync = promisify(execFile);
 
 // ---------------------------------------------------------------------------------------------------------
-// Seeded randomness
-
-/** mulberry32: a tiny, fast 32-bit PRNG; the same seed gives the same sequence everywhere. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// Seeded randomness (mulberry32, the generator of the synthetic fusion scenes)
 
 /** The seed of case `index` of a run seeded with `seed` (so any case is generated without the others). */
 export function caseSeed(seed: number, index: number): number {
@@ -63,7 +52,7 @@ export function caseSeed(seed: number, index: number): number {
 export class Rng {
   readonly #next: () => number;
   constructor(seed: number) {
-    this.#next = mulberry32(seed);
+    this.#next = seededRandom(seed);
   }
   float(): number {
     return this.#next();

@@ -1,8 +1,27 @@
 /** Helpers for the ffmpeg and ffprobe child processes of the server and the clients. */
 import type { ChildProcess } from 'node:child_process';
+import type { Writable } from 'node:stream';
 
 /** How long a child gets between SIGTERM and SIGKILL. */
 export const DEFAULT_KILL_GRACE_MS = 2000;
+
+/**
+ * Writes to a child's stdin and resolves when it can take more ('drain'), or at once when the pipe is
+ * closed (the child stopped reading: its exit code, not the write, says why).
+ */
+export async function writeToChild(stdin: Writable | null | undefined, chunk: Uint8Array): Promise<void> {
+  if (stdin == null || stdin.destroyed || stdin.writableEnded) return;
+  if (stdin.write(chunk)) return;
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      stdin.off('drain', done);
+      stdin.off('close', done);
+      resolve();
+    };
+    stdin.on('drain', done);
+    stdin.on('close', done);
+  });
+}
 
 /** Resolves when the child has exited (at once if it already has). */
 export function exited(child: ChildProcess): Promise<void> {

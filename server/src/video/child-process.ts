@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 
 // The helpers clients use too (stopping a child, keeping the tail of its stderr) live in the shared module.
-export { DEFAULT_KILL_GRACE_MS, exited, terminate, TextTail } from '../../../wire/src/child-process.js';
+export { DEFAULT_KILL_GRACE_MS, exited, terminate, TextTail, writeToChild } from '../../../wire/src/child-process.js';
 
 let alive = 0;
 

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import type { Logger } from 'pino';
-import { exited, terminate, TextTail, trackChild } from './child-process.js';
+import { exited, terminate, TextTail, trackChild, writeToChild } from './child-process.js';
 import { ffmpegBinary } from './ffmpeg.js';
 import { classifyToolExit, logMediaFailure, MediaError, spawnFailure } from './media-error.js';
 
@@ -277,19 +277,7 @@ export class VideoDecoder {
 
   /** Writes encoded bytes (pipe input); resolves when ffmpeg can take more. */
   async write(chunk: Uint8Array): Promise<void> {
-    const stdin = this.#child?.stdin;
-    if (this.#closed || stdin == null || stdin.destroyed || stdin.writableEnded) return;
-    if (!stdin.write(chunk)) {
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          stdin.off('drain', done);
-          stdin.off('close', done);
-          resolve();
-        };
-        stdin.on('drain', done);
-        stdin.on('close', done);
-      });
-    }
+    if (!this.#closed) await writeToChild(this.#child?.stdin, chunk);
   }
 
   /** Ends the encoded input (pipe input). */
