@@ -7,6 +7,7 @@
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import { exited, terminate, TextTail, writeToChild } from '../../wire/src/child-process.js';
+import { RawFrameCutter } from '../../wire/src/raw-frames.js';
 import { ffmpegBinary } from '../../wire/src/media-tools.js';
 
 /** Where the video comes from. */
@@ -110,27 +111,12 @@ export class VideoReader {
 
   /** The frames, each a fresh `Uint8Array` of `frameBytes`. Throws when ffmpeg cannot start or fails. */
   async *frames(): AsyncGenerator<Uint8Array, void, undefined> {
-    const frameBytes = this.frameBytes;
-    let frame = new Uint8Array(frameBytes);
-    let filled = 0;
+    const cutter = new RawFrameCutter(this.frameBytes);
     try {
       const startError = await this.#started;
       if (startError !== undefined) throw new Error(`cannot start ffmpeg: ${startError.message}`);
       try {
-        for await (const chunk of this.#child.stdout as AsyncIterable<Buffer>) {
-          let offset = 0;
-          while (offset < chunk.length) {
-            const take = Math.min(frameBytes - filled, chunk.length - offset);
-            frame.set(chunk.subarray(offset, offset + take), filled);
-            filled += take;
-            offset += take;
-            if (filled === frameBytes) {
-              yield frame;
-              frame = new Uint8Array(frameBytes);
-              filled = 0;
-            }
-          }
-        }
+        for await (const chunk of this.#child.stdout as AsyncIterable<Buffer>) yield* cutter.push(chunk);
       } catch (error: unknown) {
         if (this.#closed) return; // stopped while reading: a quiet end
         throw error;
@@ -144,7 +130,9 @@ export class VideoReader {
           `ffmpeg could not read the video (${signalCode ?? `exit code ${exitCode}`})${said === '' ? '' : `: ${said}`}`,
         );
       }
-      if (filled !== 0) throw new Error(`the video ended inside a frame (${filled} of ${frameBytes} bytes)`);
+      if (cutter.partialBytes !== 0) {
+        throw new Error(`the video ended inside a frame (${cutter.partialBytes} of ${this.frameBytes} bytes)`);
+      }
     } finally {
       await this.close();
     }

@@ -1,5 +1,6 @@
 import {
   credentials,
+  Metadata,
   loadPackageDefinition,
   type Client,
   type ClientDuplexStream,
@@ -52,15 +53,15 @@ interface ReflectionResponse {
   listServicesResponse?: { service: { name: string }[] };
 }
 
-/** The service names a server lists through grpc.reflection.v1, as grpcurl asks for them. */
-export async function listServicesByReflection(address: string): Promise<string[]> {
+/** The service names a server lists through grpc.reflection.v1, as grpcurl asks for them (`metadata`: e.g. a token). */
+export async function listServicesByReflection(address: string, metadata = new Metadata()): Promise<string[]> {
   const definition = loadSync('grpc/reflection/v1/reflection.proto', { includeDirs: [reflectionProtoDir] });
   const Reflection = serviceConstructor(loadPackageDefinition(definition), 'grpc.reflection.v1.ServerReflection');
   const client = new Reflection(address, credentials.createInsecure()) as unknown as Client & {
-    serverReflectionInfo(): ClientDuplexStream<{ listServices: string }, ReflectionResponse>;
+    serverReflectionInfo(metadata: Metadata): ClientDuplexStream<{ listServices: string }, ReflectionResponse>;
   };
   try {
-    const call = client.serverReflectionInfo();
+    const call = client.serverReflectionInfo(metadata);
     const response = await new Promise<ReflectionResponse>((resolve, reject) => {
       call.once('data', resolve);
       call.once('error', reject);

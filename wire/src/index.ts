@@ -10,4 +10,5 @@ export * from './media-tools.js';
 export * from './media-urls.js';
 export * from './panoptic.js';
 export * from './probe.js';
+export * from './raw-frames.js';
 export * from './stages.js';

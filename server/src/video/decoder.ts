@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { exited, terminate, TextTail, trackChild, writeToChild } from './child-process.js';
+import { RawFrameCutter } from '../../../wire/src/raw-frames.js';
 import { ffmpegBinary } from './ffmpeg.js';
 import { classifyToolExit, logMediaFailure, MediaError, spawnFailure } from './media-error.js';
 
@@ -301,9 +302,7 @@ export class VideoDecoder {
    * Throws a MediaError when decoding fails: its message is clean, ffmpeg's words go to the log.
    */
   async *frames(): AsyncGenerator<Uint8Array, void, undefined> {
-    const frameBytes = this.frameBytes;
-    let frame = new Uint8Array(frameBytes);
-    let filled = 0;
+    const cutter = new RawFrameCutter(this.frameBytes);
     try {
       const startError = await this.#failedStart();
       if (startError !== undefined) throw this.#fail(spawnFailure('ffmpeg', startError), 'starting ffmpeg');
@@ -311,18 +310,9 @@ export class VideoDecoder {
       const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));
       try {
         for await (const chunk of child.stdout as AsyncIterable<Buffer>) {
-          let offset = 0;
-          while (offset < chunk.length) {
-            const take = Math.min(frameBytes - filled, chunk.length - offset);
-            frame.set(chunk.subarray(offset, offset + take), filled);
-            filled += take;
-            offset += take;
-            if (filled === frameBytes) {
-              if (!this.#inputSettled) await this.#inputSoon();
-              yield frame;
-              frame = new Uint8Array(frameBytes);
-              filled = 0;
-            }
+          for (const frame of cutter.push(chunk)) {
+            if (!this.#inputSettled) await this.#inputSoon();
+            yield frame;
           }
         }
       } catch (error: unknown) {
@@ -346,11 +336,11 @@ export class VideoDecoder {
         );
         throw this.#fail(error, 'decoding');
       }
-      if (filled !== 0) {
+      if (cutter.partialBytes !== 0) {
         throw this.#fail(
           new MediaError(
             'bad-media',
-            `could not decode the video: it ended inside a frame (${filled} of ${frameBytes} bytes)`,
+            `could not decode the video: it ended inside a frame (${cutter.partialBytes} of ${this.frameBytes} bytes)`,
           ),
           'decoding',
         );
