@@ -25,6 +25,7 @@ import { driveStreams } from './harness/stream-load.js';
 import { startEcho } from './harness/transport-bound.js';
 import { driveVideos } from './harness/video-load.js';
 import { driveOverload, type OverloadFigures } from './harness/overload-load.js';
+import { measureTrackingCost, type TrackingCost } from './harness/tracking-cost.js';
 
 if (process.argv.includes('--help')) {
   console.log(USAGE);
@@ -87,12 +88,14 @@ interface Point {
   readonly streams: number;
   readonly target: Target;
   readonly fusion: boolean;
+  readonly tracking: boolean;
   readonly samples: LoadSample[];
 }
 
 const points: Point[] = [];
-const addPoint = (sweep: Sweep, mode: Point['mode'], streams: number, at: Target, fusion = true) =>
-  points.push({ sweep, mode, streams, target: at, fusion, samples: [] });
+// Frame streams are untracked unless asked; ProcessVideo tracks by default.
+const addPoint = (sweep: Sweep, mode: Point['mode'], streams: number, at: Target, fusion = true, tracking = false) =>
+  points.push({ sweep, mode, streams, target: at, fusion, tracking: mode === 'video' || tracking, samples: [] });
 
 const base = await target(baseSessions, baseMaxBatch);
 for (const mode of options.modes) for (const streams of options.streams) addPoint('streams', mode, streams, base);
@@ -104,7 +107,10 @@ if (options.server === undefined) {
     if (sessions !== baseSessions) addPoint('sessions', 'frames', saturation, await target(sessions, baseMaxBatch));
   }
 }
-if (options.modes.includes('frames')) addPoint('fusionOff', 'frames', saturation, base, false);
+if (options.modes.includes('frames')) {
+  addPoint('fusionOff', 'frames', saturation, base, false);
+  addPoint('trackingOn', 'frames', saturation, base, true, true);
+}
 
 log(`decoding ${options.video} at ${frameWidth}x${frameHeight}`);
 const sendFrames = await decodeFrames(options.video, frameWidth, frameHeight);
@@ -132,6 +138,7 @@ const echo = await startEcho();
 const transportSamples = new Map(options.streams.map((streams) => [streams, [] as LoadSample[]]));
 const decodeSamples: number[] = [];
 let fusionFigures: FusionFigures | null = null;
+let trackingCosts: TrackingCost[] = [];
 let overload: OverloadFigures | undefined;
 let overloadModelFps = 0;
 
@@ -148,6 +155,7 @@ try {
               seconds: options.seconds,
               ...(options.frames === undefined ? {} : { frames: options.frames }),
               fusion: point.fusion,
+              tracking: point.tracking,
             })
           : await driveVideos(point.target.client, options.video, {
               streams: point.streams,
@@ -157,7 +165,7 @@ try {
             });
       point.samples.push(sample);
       log(
-        `  ${point.sweep.padEnd(9)} ${point.mode.padEnd(6)} ${point.streams} streams, ${point.target.sessions} sessions, maxBatch ${point.target.maxBatch}${point.fusion ? '' : ', fusion off'}: ${sample.fps.toFixed(1)} frames/s`,
+        `  ${point.sweep.padEnd(10)} ${point.mode.padEnd(6)} ${point.streams} streams, ${point.target.sessions} sessions, maxBatch ${point.target.maxBatch}${point.fusion ? '' : ', fusion off'}${point.tracking ? ', tracked' : ''}: ${sample.fps.toFixed(1)} frames/s`,
       );
       await settle();
     }
@@ -182,6 +190,8 @@ try {
   if (outputs.length > 0) {
     fusionFigures = await measureFusion(outputs, model.labelSpace.definition, options.quick ? 1 : 3);
   }
+  log('tracking alone');
+  trackingCosts = measureTrackingCost({ frames: options.quick ? 20 : 100 });
   const baseModelAlone = modelAloneSamples.get(base);
   if (options.overloadStreams > 0 && baseModelAlone !== undefined) {
     const modelFps = median(baseModelAlone);
@@ -230,6 +240,7 @@ const runs: ServiceRun[] = points.map((point) => {
     devices: point.target.devices,
     maxBatch: point.target.maxBatch,
     fusion: point.fusion,
+    tracking: point.tracking,
     fps,
     fpsPerRound,
     frames: merged.frames,
@@ -244,6 +255,7 @@ const runs: ServiceRun[] = points.map((point) => {
 
 const saturated = runs.find((r) => r.sweep === 'streams' && r.mode === 'frames' && r.streams === saturation);
 const fusionOff = runs.find((r) => r.sweep === 'fusionOff');
+const trackingOn = runs.find((r) => r.sweep === 'trackingOn');
 const oneSession = modelAlone.find((m) => m.sessions === 1 && m.maxBatch === baseMaxBatch);
 const mostSessions = modelAlone.find((m) => m.sessions === baseSessions && m.maxBatch === baseMaxBatch);
 let largestLoss: BenchResults['summary']['largestLoss'] = null;
@@ -278,6 +290,7 @@ const results: BenchResults = {
     modelAlone,
     decodeFps: median(decodeSamples),
     fusion: fusionFigures,
+    tracking: trackingCosts,
     transport: [...transportSamples].map(([streams, samples]) => ({
       streams,
       fps: median(samples.map((s) => s.fps)),
@@ -295,6 +308,8 @@ const results: BenchResults = {
     efficiencyAtSaturation: saturated?.efficiency ?? null,
     fusionShareAtSaturation: saturated?.fusionShare ?? null,
     fusionThroughputLoss: saturated && fusionOff ? 1 - saturated.fps / fusionOff.fps : null,
+    trackingThroughputLoss: saturated && trackingOn ? 1 - trackingOn.fps / saturated.fps : null,
+    trackMsAtSaturation: trackingOn?.stagesMs.track ?? null,
     noise: saturated ? (Math.max(...saturated.fpsPerRound) - Math.min(...saturated.fpsPerRound)) / saturated.fps : 0,
     sessionsScaling:
       oneSession && mostSessions && baseSessions > 1

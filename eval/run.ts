@@ -1,8 +1,11 @@
 /**
  * Evaluation of a model through the real pipeline, with fusion off and on: semantic mIoU, Cityscapes mask
- * AP and panoptic quality, printed in the form of the paper's Table 1.
+ * AP and panoptic quality, printed in the form of the paper's Table 1. With --video, video sequences with
+ * ground-truth tracks: STQ (AQ, SQ), VPQ and id switches of per-frame ids, box-IoU tracking, the server's
+ * mask-overlap tracking and the ground truth through the tracker.
  *
  *   npm run eval -- --data DIR [--split val] [--model DIR] [--server ADDR] [--ablation] [--export DIR] ...
+ *   npm run eval -- --video --data DIR [--split val] [--track-iou X] [--track-max-age N] ...
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -13,6 +16,8 @@ import { FusionsegClient } from '../clients/src/client.js';
 import { Consistency, type FusionOptions } from '../proto/generated/fusionseg/v1/segmentation.pb.js';
 import { startService, type RunningService } from '../server/src/service.js';
 import { evaluatePass, listSplit } from './src/evaluate-split.js';
+import { evaluateVideo, videoTable } from './src/evaluate-video.js';
+import { DEFAULT_TRACKING } from '../server/src/track/tracker.js';
 import { createStageExports } from './src/export.js';
 import { evalLabels } from './src/labels.js';
 import { renderMarkdown, tableRows, toJson, type EvalReport, type EvaluatedModel } from './src/report.js';
@@ -20,7 +25,12 @@ import { renderMarkdown, tableRows, toJson, type EvalReport, type EvaluatedModel
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const USAGE = `npm run eval -- --data DIR [options]
 
-  --data DIR                 data set in the Cityscapes layout (leftImg8bit/, gtFine/)
+  --data DIR                 data set in the Cityscapes layout (leftImg8bit/, gtFine/); with --video, video
+                             sequences (leftImg8bit_sequence/, gtFine_sequence/: models/fusionseg_model/synthetic_video.py)
+  --video                    evaluate tracking on the video sequences (STQ, AQ, SQ, VPQ k = 0, 5, 10, 15)
+  --track-iou X              tracking: least mask IoU to continue a track (default: the server's)
+  --track-max-age N          tracking: frames a lost track is kept (default: the server's)
+  --sequences N              with --video: only the first N sequences
   --split NAME               split to evaluate (default val)
   --model DIR                model folder (default models/default)
   --server ADDR              evaluate through a running server (host:port) instead of starting one
@@ -65,6 +75,10 @@ try {
       limit: { type: 'string' },
       out: { type: 'string' },
       quiet: { type: 'boolean', default: false },
+      video: { type: 'boolean', default: false },
+      'track-iou': { type: 'string' },
+      'track-max-age': { type: 'string' },
+      sequences: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   }));
@@ -106,6 +120,67 @@ const fusion: Partial<FusionOptions> = {
   maskThreshold,
 };
 const labels = evalLabels();
+if (values.video) {
+  if (values.ablation) fail('--video evaluates one model; it cannot take --ablation');
+  const trackIou = values['track-iou'] === undefined ? DEFAULT_TRACKING.iouThreshold : Number(values['track-iou']);
+  if (!(trackIou > 0 && trackIou <= 1)) fail(`--track-iou must be above 0 and at most 1, got "${values['track-iou']}"`);
+  const maxAge = values['track-max-age'] === undefined ? DEFAULT_TRACKING.maxAge : Number(values['track-max-age']);
+  if (!(Number.isInteger(maxAge) && maxAge >= 0)) {
+    fail(`--track-max-age must be a whole number of frames, got "${values['track-max-age']}"`);
+  }
+  const sequences = values.sequences === undefined ? undefined : Number(values.sequences);
+  if (sequences !== undefined && !(Number.isInteger(sequences) && sequences > 0)) {
+    fail(`--sequences must be a positive integer, got "${values.sequences}"`);
+  }
+  const modelDir = values.model ?? join(REPO, 'models/default');
+  let service: RunningService | undefined;
+  let client: FusionsegClient;
+  if (values.server !== undefined) client = new FusionsegClient(values.server);
+  else {
+    service = await startService(
+      { modelDir, address: '127.0.0.1:0' },
+      { log: pino({ level: 'error' }, pino.destination(2)) },
+    );
+    client = new FusionsegClient(`127.0.0.1:${service.port}`);
+  }
+  let report;
+  try {
+    const info = await client.getModelInfo();
+    report = await evaluateVideo(client, values.data, values.split, labels, {
+      fusion,
+      tracking: { iouThreshold: trackIou, maxAge },
+      quiet: values.quiet,
+      ...(sequences === undefined ? {} : { limitSequences: sequences }),
+    });
+    const table = videoTable(report);
+    const agreement = report.serverAgreement!;
+    const header =
+      `${info.name}: ${report.sequences} sequences, ${report.frames} frames, ${report.groundTruthTracks} ground-truth ` +
+      `tracks; tracking IoU ${trackIou}, max age ${maxAge}; the server's tracked output equals the tracker run ` +
+      `here in ${agreement.agreeing} of ${agreement.frames} frames`;
+    console.log(`${header}\n\n${table.join('\n')}`);
+    if (values.out !== undefined) {
+      await mkdir(values.out, { recursive: true });
+      const json = {
+        format: 'fusionseg-video-eval/1',
+        date: new Date().toISOString(),
+        model: info.name,
+        data: values.data,
+        split: values.split,
+        fusion,
+        tracking: { iouThreshold: trackIou, maxAge },
+        ...report,
+      };
+      await writeFile(join(values.out, 'video-eval.json'), `${JSON.stringify(json, null, 2)}\n`);
+      await writeFile(join(values.out, 'video-eval.md'), `# Video evaluation\n\n${header}.\n\n${table.join('\n')}\n`);
+      console.error(`wrote ${join(values.out, 'video-eval.json')} and video-eval.md`);
+    }
+  } finally {
+    client.close();
+    await service?.stop();
+  }
+  process.exit(0);
+}
 let images;
 try {
   images = await listSplit(values.data, values.split);

@@ -21,6 +21,7 @@ function runRows(runs: readonly ServiceRun[]): string[][] {
     r.devices,
     String(r.maxBatch),
     r.fusion ? 'on' : 'off',
+    r.tracking ? 'on' : 'off',
     f1(r.fps),
     r.latencyMs
       ? `${f1(r.latencyMs.p50)} / ${f1(r.latencyMs.p90)} / ${f1(r.latencyMs.p95)} / ${f1(r.latencyMs.p99)}`
@@ -29,6 +30,7 @@ function runRows(runs: readonly ServiceRun[]): string[][] {
     f1(r.stagesMs.queue),
     f1(r.stagesMs.inference),
     f2(r.stagesMs.fusion),
+    f2(r.stagesMs.track),
     f1(r.stagesMs.encode),
     f1(r.stagesMs.transport),
     f2(r.meanBatchSize),
@@ -43,12 +45,14 @@ const RUN_HEADER = [
   'devices',
   'maxBatch',
   'fusion',
+  'tracking',
   'frames/s',
   'latency ms p50 / p90 / p95 / p99',
   'decode',
   'queue',
   'inference',
   'fusion',
+  'track',
   'encode',
   'transport',
   'batch',
@@ -109,6 +113,27 @@ export function renderMarkdown(results: BenchResults): string {
               : 'no',
         ],
         [
+          'throughput lost to tracking (fps on vs off)',
+          `within noise (${pct(summary.noise)} between rounds)`,
+          pct(summary.trackingThroughputLoss),
+          summary.trackingThroughputLoss === null
+            ? '-'
+            : summary.trackingThroughputLoss <= Math.max(0.02, summary.noise)
+              ? 'yes'
+              : 'no',
+        ],
+        ...bounds.tracking
+          .filter((cost) => cost.association === 'mask' && cost.segments === 50)
+          .map((cost) => {
+            const goal = cost.width * cost.height <= 512 * 256 ? 1 : 3;
+            return [
+              `tracking time per frame, ${cost.width}x${cost.height}, ${cost.segments} segments (tracker alone)`,
+              `< ${goal} ms`,
+              `${f2(cost.msPerFrame)} ms (p95 ${f2(cost.p95Ms)})`,
+              cost.msPerFrame < goal ? 'yes' : 'no',
+            ];
+          }),
+        [
           `${summary.sessionsScaling?.sessions ?? 2} sessions vs 1 (model alone)`,
           machine.cudaProvider ? '>= 1.8x on two GPUs' : 'report (CPU sessions share the cores)',
           summary.sessionsScaling ? `${f2(summary.sessionsScaling.ratio)}x` : '-',
@@ -153,6 +178,11 @@ export function renderMarkdown(results: BenchResults): string {
               ['fusion alone, TypeScript reference', 'same frames', `${f2(bounds.fusion.referenceMs)} ms/frame`],
             ]
           : []),
+        ...bounds.tracking.map((cost) => [
+          `tracking alone (${cost.association} association, synthetic moving scene)`,
+          `${cost.width}x${cost.height}, ${cost.segments} segments`,
+          `${f2(cost.msPerFrame)} ms/frame (p95 ${f2(cost.p95Ms)})`,
+        ]),
         ...bounds.transport.map((t) => [
           'transport alone (gRPC echo of frame-sized requests and result-sized responses)',
           `${t.streams} streams, ${(t.requestBytes / 1024).toFixed(0)} KiB / ${(t.responseBytes / 1024).toFixed(1)} KiB`,
@@ -169,6 +199,10 @@ export function renderMarkdown(results: BenchResults): string {
     [
       'Fusion on and off',
       results.runs.filter((r) => r.sweep === 'fusionOff' || (r.sweep === 'streams' && r === saturation)),
+    ],
+    [
+      'Tracking on and off',
+      results.runs.filter((r) => r.sweep === 'trackingOn' || (r.sweep === 'streams' && r === saturation)),
     ],
   ];
   for (const [title, runs] of sections) {
@@ -215,7 +249,7 @@ export function renderMarkdown(results: BenchResults): string {
   }
   out.push(
     'Stage columns are mean ms per frame: decode (server), queue (waiting for a batch and a session), inference, ' +
-      'fusion, encode (maps), transport (client latency minus server time: protobuf, HTTP/2, loopback). ' +
+      "fusion, track (associating instances with the stream's tracks), encode (maps), transport (client latency minus server time: protobuf, HTTP/2, loopback). " +
       "Fusion share: fusion's part of a frame's end-to-end time. Efficiency: frames/s over the model alone on the same sessions and maxBatch. " +
       'ProcessVideo latency: ms from the call to its first result.',
   );

@@ -2,9 +2,10 @@
 import type { MachineInfo } from './machine.js';
 import type { OverloadFigures } from './overload-load.js';
 import type { LatencyFigures, Stage } from './sample.js';
+import type { TrackingCost } from './tracking-cost.js';
 
 /** Which sweep a service measurement belongs to. */
-export type Sweep = 'streams' | 'maxBatch' | 'sessions' | 'fusionOff';
+export type Sweep = 'streams' | 'maxBatch' | 'sessions' | 'fusionOff' | 'trackingOn';
 
 export interface ServiceRun {
   readonly sweep: Sweep;
@@ -14,6 +15,8 @@ export interface ServiceRun {
   readonly devices: string;
   readonly maxBatch: number;
   readonly fusion: boolean;
+  /** Frames tracked (frames mode: only the trackingOn sweep; video mode: ProcessVideo's default, on). */
+  readonly tracking: boolean;
   /** Median over rounds. */
   readonly fps: number;
   readonly fpsPerRound: readonly number[];
@@ -70,6 +73,8 @@ export interface BenchResults {
       readonly width: number;
       readonly height: number;
     } | null;
+    /** The tracker alone on synthetic moving scenes (bench/harness/tracking-cost.ts). */
+    readonly tracking: readonly TrackingCost[];
     readonly transport: readonly {
       readonly streams: number;
       readonly fps: number;
@@ -87,6 +92,10 @@ export interface BenchResults {
     readonly fusionShareAtSaturation: number | null;
     /** 1 - fps(fusion on) / fps(fusion off), same configuration. */
     readonly fusionThroughputLoss: number | null;
+    /** 1 - fps(tracking on) / fps(tracking off), same configuration, frames mode at saturation. */
+    readonly trackingThroughputLoss: number | null;
+    /** Mean ms per frame in the track stage, tracking on at saturation. */
+    readonly trackMsAtSaturation: number | null;
     /** Spread of the saturated run's frames/s between rounds, relative to its median (0 with one round). */
     readonly noise: number;
     /** Model alone, the most sessions vs one. */

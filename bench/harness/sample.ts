@@ -26,6 +26,7 @@ export class LoadSample {
     queue: 0,
     inference: 0,
     fusion: 0,
+    track: 0,
     encode: 0,
     total: 0,
   };
@@ -78,6 +79,7 @@ export class LoadSample {
       queue: mean('queue'),
       inference: mean('inference'),
       fusion: mean('fusion'),
+      track: mean('track'),
       encode: mean('encode'),
       server,
       transport: latency === null ? null : Math.max(0, latency - server),

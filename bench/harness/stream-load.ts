@@ -14,6 +14,8 @@ export interface StreamLoad {
   readonly seconds: number;
   readonly frames?: number;
   readonly fusion: boolean;
+  /** Track each stream's frames (they are consecutive frames of a video). Default off, as for frame streams. */
+  readonly tracking?: boolean;
 }
 
 export async function driveStreams(client: FusionsegClient, source: FrameSet, load: StreamLoad): Promise<LoadSample> {
@@ -37,7 +39,11 @@ export async function driveStreams(client: FusionsegClient, source: FrameSet, lo
         yield { frameId: i, raw: { width: source.width, height: source.height, rgb24 } };
       }
     }
-    const results = client.streamFrames(frames(), { decodeMaps: false, fusion: { disabled: !load.fusion } });
+    const results = client.streamFrames(frames(), {
+      decodeMaps: false,
+      fusion: { disabled: !load.fusion },
+      tracking: { enabled: load.tracking ?? false },
+    });
     for await (const { result } of results) {
       const now = performance.now();
       if (measured.counts(now)) sample.add(result, now - sentAt.get(result.frameId)!);

@@ -19,6 +19,7 @@ import {
   OutputOptions,
   OverloadPolicy,
   SegmentationServiceClient,
+  TrackingOptions,
   type FrameRequest,
   type FrameResult,
   type ModelInfo,
@@ -49,6 +50,13 @@ export interface CallOptions {
   readonly fusion?: Partial<FusionOptions>;
   /** What the stream's frames do when the server is overloaded: wait (default) or drop the oldest (live sources). */
   readonly overload?: OverloadPolicy;
+  /**
+   * Tracking: instance ids that persist across the stream's frames (`enabled`, `iouThreshold`, `maxAge`;
+   * unset fields take the server's defaults). The server turns it on by default for `processVideo` and
+   * `streamVideo`, off for `streamFrames`. Tracked results have `result.tracked` set, segment ids that are
+   * track ids, and an instance map that decodes to a `Uint32Array`.
+   */
+  readonly tracking?: Partial<TrackingOptions>;
   /** Decode the maps into typed arrays (default true); false leaves `semantic` and `instance` undefined. */
   readonly decodeMaps?: boolean;
 }
@@ -75,8 +83,13 @@ export interface VideoOptions extends CallOptions {
 /** A result with its maps decoded into typed arrays. */
 export interface SegmentationResult {
   readonly result: FrameResult;
+  /** Class id per pixel (255 = void); undefined when the map was not asked for, or not decoded. */
   readonly semantic: Uint8Array | undefined;
-  readonly instance: Uint16Array | undefined;
+  /**
+   * Instance id per pixel (0 = none): a `Uint16Array`, or a `Uint32Array` of track ids when the result is
+   * tracked (`result.tracked`); undefined when the map was not asked for, or not decoded.
+   */
+  readonly instance: Uint16Array | Uint32Array | undefined;
 }
 
 /** A failed call: the gRPC status code (see @grpc/grpc-js `status`) and the server's message. */
@@ -107,7 +120,7 @@ function decoded(result: FrameResult, decodeMaps: boolean): SegmentationResult {
   return {
     result,
     semantic: decodeMap(result.semantic) as Uint8Array | undefined,
-    instance: instance as Uint16Array | undefined,
+    instance: instance as Uint16Array | Uint32Array | undefined,
   };
 }
 
@@ -316,5 +329,7 @@ function streamOptions(options: CallOptions) {
     output: OutputOptions.fromPartial(options.output ?? {}),
     fusion: FusionOptions.fromPartial(options.fusion ?? {}),
     overload: options.overload ?? OverloadPolicy.OVERLOAD_POLICY_UNSPECIFIED,
+    // Absent unless asked for: the server then applies its per-call default.
+    tracking: options.tracking === undefined ? undefined : TrackingOptions.fromPartial(options.tracking),
   };
 }

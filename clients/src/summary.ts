@@ -22,6 +22,19 @@ export interface RunSummary {
   readonly stagesMs: Readonly<Record<Stage, number>>;
   /** Fusion's share of the server-side time of a frame. */
   readonly fusionShare: number;
+  /** What tracking found, when any result was tracked. */
+  readonly tracks?: TrackSummaryCounts;
+}
+
+/** The tracks of a run's tracked results. */
+export interface TrackSummaryCounts {
+  /** Distinct track ids in the results' segments. */
+  readonly seen: number;
+  /** Tracks the results reported born (`tracksBorn`) and ended (`tracksEnded`). */
+  readonly born: number;
+  readonly ended: number;
+  /** Mean number of frames a track was seen in (frames whose segments carry its id). */
+  readonly meanFrames: number;
 }
 
 /** The middle value (the mean of the two middle ones for an even count). */
@@ -51,12 +64,34 @@ export function latencyPercentiles(values: readonly number[]): LatencyPercentile
 export class SummaryBuilder {
   readonly #started = performance.now();
   readonly #latencies: number[] = [];
-  readonly #sums: Record<Stage, number> = { decode: 0, queue: 0, inference: 0, fusion: 0, encode: 0, total: 0 };
+  readonly #sums: Record<Stage, number> = {
+    decode: 0,
+    queue: 0,
+    inference: 0,
+    fusion: 0,
+    track: 0,
+    encode: 0,
+    total: 0,
+  };
   #frames = 0;
+  /** Frames seen per track id, over the tracked results. */
+  readonly #trackFrames = new Map<number, number>();
+  #tracked = false;
+  #born = 0;
+  #ended = 0;
 
   add(result: FrameResult, latencyMs: number | undefined): void {
     this.#frames++;
     if (latencyMs !== undefined) this.#latencies.push(latencyMs);
+    if (result.tracked) {
+      this.#tracked = true;
+      this.#born += result.tracksBorn.length;
+      this.#ended += result.tracksEnded.length;
+      for (const segment of result.segments) {
+        const id = segment.trackId || segment.id;
+        this.#trackFrames.set(id, (this.#trackFrames.get(id) ?? 0) + 1);
+      }
+    }
     if (result.timings === undefined) return;
     const ms = stageMs(result.timings);
     for (const stage of STAGES) this.#sums[stage] += ms[stage];
@@ -72,18 +107,33 @@ export class SummaryBuilder {
       latencyMs: latencyPercentiles(this.#latencies),
       stagesMs: Object.fromEntries(STAGES.map((stage) => [stage, this.#sums[stage] / n])) as Record<Stage, number>,
       fusionShare: this.#sums.total > 0 ? this.#sums.fusion / this.#sums.total : 0,
+      ...(this.#tracked ? { tracks: this.#trackCounts() } : {}),
     };
+  }
+
+  #trackCounts(): TrackSummaryCounts {
+    let frames = 0;
+    for (const count of this.#trackFrames.values()) frames += count;
+    const seen = this.#trackFrames.size;
+    return { seen, born: this.#born, ended: this.#ended, meanFrames: seen > 0 ? frames / seen : 0 };
   }
 }
 
 export function formatSummary(summary: RunSummary): string {
   const s = summary.stagesMs;
   const l = summary.latencyMs;
+  const t = summary.tracks;
   return [
     `frames      ${summary.frames} in ${summary.seconds.toFixed(2)} s (${summary.fps.toFixed(1)} fps)`,
     `latency     p50 ${l.p50.toFixed(1)} ms  p90 ${l.p90.toFixed(1)} ms  p95 ${l.p95.toFixed(1)} ms  p99 ${l.p99.toFixed(1)} ms`,
     `per frame   decode ${s.decode.toFixed(2)}  queue ${s.queue.toFixed(2)}  inference ${s.inference.toFixed(2)}  ` +
-      `fusion ${s.fusion.toFixed(2)}  encode ${s.encode.toFixed(2)}  server total ${s.total.toFixed(2)} ms`,
+      `fusion ${s.fusion.toFixed(2)}  ${t === undefined ? '' : `track ${s.track.toFixed(2)}  `}` +
+      `encode ${s.encode.toFixed(2)}  server total ${s.total.toFixed(2)} ms`,
     `fusion      ${(summary.fusionShare * 100).toFixed(2)}% of the server-side time of a frame`,
+    ...(t === undefined
+      ? []
+      : [
+          `tracks      ${t.seen} seen, ${t.born} born, ${t.ended} ended, ${t.meanFrames.toFixed(1)} frames each on average`,
+        ]),
   ].join('\n');
 }

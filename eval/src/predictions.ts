@@ -91,7 +91,7 @@ const STUFF_SEGMENT_BASE = 65536;
 export function afterFusion(
   result: FrameResult,
   semantic: Uint8Array,
-  instance: Uint16Array,
+  instance: Uint16Array | Uint32Array,
   labels: EvalLabels,
   newInstanceScore: number,
 ): ImagePrediction {

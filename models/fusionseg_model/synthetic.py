@@ -10,6 +10,8 @@ Output (like Cityscapes' gtFine):
     gtFine/{split}/{city}/{name}_gtFine_labelIds.png        Cityscapes label ids
     gtFine/{split}/{city}/{name}_gtFine_labelTrainIds.png   train ids 0..18, 255 void
     gtFine/{split}/{city}/{name}_gtFine_instanceIds.png     16-bit: labelId * 1000 + n for things
+
+synthetic_video.py moves the same things through video sequences with ground-truth tracks.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import argparse
 import os
 import random
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
@@ -178,6 +181,26 @@ def draw_person(c: Canvas, cls: int, x: int, base: int, scale: float, instance_i
     c.shape("rectangle", [x + 1, base - h // 2, x + w // 2, base], legs, cls, instance_id)
 
 
+def perspective_scale(base: int, road_top: int, height: int) -> float:
+    """How big a thing standing at row `base` is drawn: 0.3 at the top of the road, 1.6 at the bottom."""
+    return 0.3 + 1.3 * (base - road_top) / max(1, height - road_top)
+
+
+def draw_thing(c: Canvas, cls: int, x: int, base: int, scale: float, instance_id: int, vehicle_id: Callable[[int], int]) -> None:
+    """One thing of train id `cls` standing at (x, base). A rider sits on a bicycle or motorcycle (c.rng
+    chooses) that is its own instance: `vehicle_id(vehicle class)` gives its instance id."""
+    if cls in (CAR, TRUCK, BUS, TRAIN):
+        draw_vehicle(c, cls, x, base, scale, instance_id)
+    elif cls in (MOTORCYCLE, BICYCLE):
+        draw_two_wheeler(c, cls, x, base, scale, instance_id)
+    elif cls == PERSON:
+        draw_person(c, PERSON, x, base, scale, instance_id)
+    else:  # a rider: a person on a bicycle or motorcycle (the vehicle is its own instance)
+        vehicle = c.rng.choice((BICYCLE, MOTORCYCLE))
+        seat_x, seat_y = draw_two_wheeler(c, vehicle, x, base, scale, vehicle_id(vehicle))
+        draw_person(c, RIDER, seat_x, seat_y + int(20 * scale), scale * 0.8, instance_id)
+
+
 def make_scene(seed: int, width: int = 512, height: int = 256, frame: float | None = None):
     """One scene: (RGB uint8 HxWx3, train ids HxW, Cityscapes label ids HxW, instance ids HxW uint16)."""
     rng = random.Random(seed)
@@ -192,34 +215,31 @@ def make_scene(seed: int, width: int = 512, height: int = 256, frame: float | No
         base = rng.randint(road_top + 10, height + 10)
         objects.append((base, cls, rng.randint(-60, width), rng.random()))
     objects.sort()  # far (small y) first: nearer objects occlude them
+
+    def next_id(cls: int) -> int:  # labelId * 1000 + n, n counting the scene's things of each class
+        counts[cls] += 1
+        return LABEL_IDS[cls] * 1000 + counts[cls] - 1
+
     for base, cls, x, phase in objects:
         if frame is not None:  # the demo video: traffic moves along the road
             x = int((x + frame * (40 + 60 * phase)) % (width + 120)) - 60
-        scale = 0.3 + 1.3 * (base - road_top) / max(1, height - road_top)
-        counts[cls] += 1
-        instance_id = LABEL_IDS[cls] * 1000 + counts[cls] - 1
-        if cls in (CAR, TRUCK, BUS, TRAIN):
-            draw_vehicle(c, cls, x, base, scale, instance_id)
-        elif cls in (MOTORCYCLE, BICYCLE):
-            draw_two_wheeler(c, cls, x, base, scale, instance_id)
-        elif cls == PERSON:
-            draw_person(c, PERSON, x, base, scale, instance_id)
-        else:  # a rider: a person on a bicycle or motorcycle (the vehicle is its own instance)
-            vehicle = rng.choice((BICYCLE, MOTORCYCLE))
-            counts[vehicle] += 1
-            seat_x, seat_y = draw_two_wheeler(c, vehicle, x, base, scale, LABEL_IDS[vehicle] * 1000 + counts[vehicle] - 1)
-            draw_person(c, RIDER, seat_x, seat_y + int(20 * scale), scale * 0.8, instance_id)
-    # Lighting and texture noise.
+        draw_thing(c, cls, x, base, perspective_scale(base, road_top, height), next_id(cls), next_id)
+    image, train, label_ids, instance = finish(c, rng, seed)
+    return image, train, label_ids, instance.astype(np.uint16)
+
+
+def finish(c: Canvas, rng: random.Random, noise_seed: int):
+    """Blur, lighting (drawn from `rng`) and pixel noise (seeded by `noise_seed`) on the picture, and the
+    label maps: (RGB uint8 HxWx3, train ids HxW, Cityscapes label ids HxW, instance ids HxW int32)."""
     image = np.asarray(c.image.filter(ImageFilter.GaussianBlur(rng.uniform(0, 0.8))), dtype=np.float32)
     image = image * rng.uniform(0.7, 1.25) + rng.uniform(-25, 25)
-    image += np.random.default_rng(seed).normal(0, rng.uniform(2, 8), image.shape)
+    image += np.random.default_rng(noise_seed).normal(0, rng.uniform(2, 8), image.shape)
     image = np.clip(image, 0, 255).astype(np.uint8)
     train = np.asarray(c.train, dtype=np.uint8)
     label_ids = np.zeros_like(train)
     for train_id, label_id in enumerate(LABEL_IDS):
         label_ids[train == train_id] = label_id
-    instance = np.asarray(c.instance, dtype=np.int32).astype(np.uint16)
-    return image, train, label_ids, instance
+    return image, train, label_ids, np.asarray(c.instance, dtype=np.int32)
 
 
 def write_split(root: str, split: str, count: int, seed: int, width: int, height: int) -> None:

@@ -47,6 +47,24 @@ test.serial('npm run bench -- --quick writes JSON, Markdown and an SVG chart wit
   const off = results.runs.find((run) => run.sweep === 'fusionOff');
   t.is(off?.fusion, false);
   t.is(off?.stagesMs.fusion !== undefined && off.stagesMs.fusion < sweep[1]!.stagesMs.fusion, true);
+  // Tracking on vs off, side by side: the tracked run spends time in the track stage, the untracked none.
+  const tracked = results.runs.find((run) => run.sweep === 'trackingOn');
+  t.is(tracked?.tracking, true);
+  t.false(sweep[1]!.tracking);
+  t.true(tracked!.stagesMs.track > 0);
+  t.is(sweep[1]!.stagesMs.track, 0);
+  t.true(sweep.filter((run) => run.mode === 'video').every((run) => run.tracking && run.stagesMs.track > 0));
+  t.not(results.summary.trackingThroughputLoss, null);
+  t.true(results.summary.trackMsAtSaturation! > 0);
+  t.deepEqual(
+    results.bounds.tracking.filter((cost) => cost.association === 'mask').map((cost) => [cost.width, cost.height]),
+    [
+      [512, 256],
+      [512, 256],
+      [2048, 1024],
+    ],
+  );
+  t.true(results.bounds.tracking.every((cost) => cost.msPerFrame > 0));
   t.true(results.bounds.modelAlone.length === 1 && results.bounds.modelAlone[0]!.fps > 0);
   t.true(results.bounds.decodeFps > 0);
   t.true(results.bounds.fusion!.wasmMs > 0 && results.bounds.fusion!.referenceMs > 0);
@@ -71,6 +89,7 @@ test.serial('npm run bench -- --quick writes JSON, Markdown and an SVG chart wit
     '## Bounds, measured in the same run',
     '## Concurrent streams',
     '## Fusion on and off',
+    '## Tracking on and off',
     '## Overload',
   ]) {
     t.true(markdown.includes(heading), heading);

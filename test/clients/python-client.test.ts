@@ -1,7 +1,8 @@
 /**
  * The Python client (clients/python/) against real servers: its example streams a clip and counts every
  * frame, and its own tests (clients/python/tests, run with Debian's pytest) decode RAW/RLE/PNG maps from
- * the server, stream numpy frames, upload a video, check errors, the receive limit, mutual TLS and tokens.
+ * the server (tracked ones too: 24-bit track ids, the tracked panoptic ids), stream numpy frames, upload a
+ * video, check errors, the receive limit, mutual TLS and tokens.
  * Needs Debian's python3-grpcio, python3-protobuf, python3-numpy and python3-pytest (CI installs them):
  * without them these tests fail, they never skip.
  */
@@ -86,9 +87,17 @@ test('examples/stream_video.py streams a clip through ffmpeg and with an upload,
   t.is(perFrame.length, 12, streamed.stdout);
   t.regex(streamed.stdout, /^model unified-test \(unified\), input 64x32/m);
 
+  // Uploads are tracked: their PNG instance maps are RGB images of 24-bit track ids.
   const uploaded = await python([EXAMPLE, '--server', address, '--upload', '--encoding', 'png', clip]);
   t.is(uploaded.code, 0, uploaded.stderr);
   t.is(framesLine(uploaded), 12);
+  t.is(uploaded.stdout.split('\n').filter((line) => / \d+ tracks, /.test(line)).length, 12, uploaded.stdout);
+  t.false(/ \d+ tracks, /.test(streamed.stdout), 'frame streams are not tracked by default');
+
+  const tracked = await python([EXAMPLE, '--server', address, '--track', '--encoding', 'raw', clip]);
+  t.is(tracked.code, 0, tracked.stderr);
+  t.is(framesLine(tracked), 12);
+  t.is(tracked.stdout.split('\n').filter((line) => / \d+ tracks, /.test(line)).length, 12, tracked.stdout);
 
   const limited = await python([EXAMPLE, '--server', address, '--max-frames', '5', '--quiet', clip]);
   t.is(limited.code, 0, limited.stderr);

@@ -12,7 +12,9 @@ import {
   panopticId,
   PANOPTIC_VOID,
   SEMANTIC_VOID,
+  MAX_TRACK_ID,
   STUFF_ID_BASE,
+  TRACKED_STUFF_ID_BASE,
 } from '../../wire/src/panoptic.js';
 import { STAGES, stageMs } from '../../wire/src/stages.js';
 import { STAGES as clientStages } from '../../clients/src/summary.js';
@@ -42,6 +44,38 @@ test('every encoding the server produces decodes on the client to the same value
       instanceOf: RangeError,
     },
   );
+});
+
+test('tracked instance maps (24-bit track ids) round-trip: 4 bytes per pixel raw and RLE, RGB PNG', (t) => {
+  const tracks = Uint32Array.from({ length: width * height }, (_, p) =>
+    p % 5 === 0 ? 0 : p % 3 === 0 ? MAX_TRACK_ID - (p % 7) : 70000 + p,
+  );
+  for (const [encoding, expected] of [
+    [MapEncoding.MAP_ENCODING_RAW, 4],
+    [MapEncoding.MAP_ENCODING_RLE, 4],
+    [MapEncoding.MAP_ENCODING_PNG, 3],
+  ] as const) {
+    const encoded = encodeMap(tracks, width, height, encoding)!;
+    t.is(encoded.bytesPerPixel, expected, MapEncoding[encoding]);
+    const decoded = clientMaps.decodeMap(encoded);
+    t.true(decoded instanceof Uint32Array, MapEncoding[encoding]);
+    t.deepEqual(decoded, tracks, MapEncoding[encoding]);
+  }
+  t.throws(
+    () =>
+      decodeMap({ encoding: MapEncoding.MAP_ENCODING_RLE, width, height, bytesPerPixel: 3, data: new Uint8Array(3) }),
+    { instanceOf: RangeError, message: /3 bytes per pixel/ },
+  );
+  // The tracked panoptic PNG: track ids as they are, stuff above every track id.
+  t.is(TRACKED_STUFF_ID_BASE, MAX_TRACK_ID + 1);
+  const { ids } = decodePanopticPng(encodePanopticPng(semantic, tracks, width, height));
+  for (let p = 0; p < ids.length; p++) {
+    const expectedId =
+      tracks[p] !== 0 ? tracks[p]! : semantic[p] === SEMANTIC_VOID ? 0 : TRACKED_STUFF_ID_BASE + semantic[p]!;
+    if (ids[p] !== expectedId) return t.fail(`pixel ${p}: ${ids[p]} != ${expectedId}`);
+  }
+  t.deepEqual(describePanopticId(TRACKED_STUFF_ID_BASE + 3, true), { kind: 'stuff', classId: 3 });
+  t.deepEqual(describePanopticId(MAX_TRACK_ID, true), { kind: 'instance', instanceId: MAX_TRACK_ID });
 });
 
 test('one panoptic id scheme: instances keep their id, stuff is 65536 + class, void is 0', (t) => {
@@ -74,10 +108,11 @@ test('the server and the clients use the very same shared definitions', (t) => {
       queueUs: 2000,
       inferenceUs: 3000,
       fusionUs: 4000,
+      trackUs: 500,
       encodeUs: 5000,
       totalUs: 15000,
       batchSize: 1,
     }),
-    { decode: 1, queue: 2, inference: 3, fusion: 4, encode: 5, total: 15 },
+    { decode: 1, queue: 2, inference: 3, fusion: 4, track: 0.5, encode: 5, total: 15 },
   );
 });

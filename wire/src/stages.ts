@@ -1,8 +1,8 @@
 /** The server-side stages of a frame that `FrameResult.timings` reports, for the server's metrics and the clients' summaries. */
 import type { StageTimings } from '../../proto/generated/fusionseg/v1/segmentation.pb.js';
 
-/** decode, queue, inference, fusion, encode, and total (the frame's whole time on the server). */
-export const STAGES = ['decode', 'queue', 'inference', 'fusion', 'encode', 'total'] as const;
+/** decode, queue, inference, fusion, track, encode, and total (the frame's whole time on the server). */
+export const STAGES = ['decode', 'queue', 'inference', 'fusion', 'track', 'encode', 'total'] as const;
 export type Stage = (typeof STAGES)[number];
 
 /** A result's stage times in microseconds, keyed by stage name. */
@@ -12,6 +12,7 @@ export function stageUs(timings: StageTimings): Record<Stage, number> {
     queue: timings.queueUs,
     inference: timings.inferenceUs,
     fusion: timings.fusionUs,
+    track: timings.trackUs,
     encode: timings.encodeUs,
     total: timings.totalUs,
   };

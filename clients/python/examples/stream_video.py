@@ -7,6 +7,7 @@
 
 By default the video is decoded here with ffmpeg (raw rgb24 frames, as a camera client would send them) and
 sent with StreamFrames; ``--upload`` sends the file itself with ProcessVideo and lets the server decode it.
+The server tracks uploads by default and frame streams only when asked: ``--track`` / ``--no-tracking``.
 """
 
 from __future__ import annotations
@@ -53,6 +54,9 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     parser.add_argument("--max-frames", type=int, default=0, help="stop after N frames (0: all)")
     parser.add_argument("--fps", type=float, default=0.0, help="sample the video at this rate (0: every frame)")
     parser.add_argument("--quiet", action="store_true", help="no per-frame lines")
+    tracking = parser.add_mutually_exclusive_group()
+    tracking.add_argument("--track", action="store_true", help="track instances (segment ids = track ids)")
+    tracking.add_argument("--no-tracking", action="store_true", help="do not track (uploads are tracked by default)")
     parser.add_argument(
         "--max-receive-mb",
         type=int,
@@ -65,8 +69,15 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     encoding = ENCODINGS[args.encoding]
+    tracking = (
+        pb.TrackingOptions(enabled=True)
+        if args.track
+        else pb.TrackingOptions(enabled=False)
+        if args.no_tracking
+        else None
+    )
     options = stream_options(
-        semantic_map=encoding, instance_map=encoding, source_resolution=args.source_resolution
+        semantic_map=encoding, instance_map=encoding, source_resolution=args.source_resolution, tracking=tracking
     )
     client = connect(
         args.server,
@@ -112,7 +123,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 instances = int(np.count_nonzero(np.unique(instance))) if instance is not None else 0
                 print(
                     f"frame {result.index} pts {result.pts}: {result.width}x{result.height} maps, "
-                    f"{classes} classes, {instances} instances, {len(result.segments)} segments ({top}), "
+                    f"{classes} classes, {instances} {'tracks' if result.tracked else 'instances'}, "
+                    f"{len(result.segments)} segments ({top}), "
                     f"server {result.timings.total_us / 1000:.1f} ms (batch {result.timings.batch_size})",
                     flush=True,
                 )

@@ -17,7 +17,20 @@ from .client import (
     stream_options,
     video_frames,
 )
-from .maps import LabelMap, MapDecodeError, decode_map, decode_png, decode_raw, decode_rle
+from .maps import (
+    PANOPTIC_VOID,
+    STUFF_ID_BASE,
+    TRACKED_STUFF_ID_BASE,
+    LabelMap,
+    MapDecodeError,
+    decode_map,
+    decode_panoptic_png,
+    decode_png,
+    decode_raw,
+    decode_rle,
+    describe_panoptic_id,
+    stuff_id_base,
+)
 
 __all__ = [
     "DEFAULT_MAX_RECEIVE_MESSAGE_LENGTH",
@@ -26,14 +39,20 @@ __all__ = [
     "FusionsegError",
     "LabelMap",
     "MapDecodeError",
+    "PANOPTIC_VOID",
+    "STUFF_ID_BASE",
+    "TRACKED_STUFF_ID_BASE",
     "VideoFrames",
     "VideoInputError",
     "connect",
     "decode_map",
+    "decode_panoptic_png",
     "decode_png",
     "decode_raw",
     "decode_rle",
+    "describe_panoptic_id",
     "pb",
     "stream_options",
+    "stuff_id_base",
     "video_frames",
 ]

@@ -120,8 +120,14 @@ def stream_options(
     model: str = "",
     fusion: Optional[pb.FusionOptions] = None,
     overload: pb.OverloadPolicy = pb.OVERLOAD_POLICY_UNSPECIFIED,
+    tracking: Optional[pb.TrackingOptions] = None,
 ) -> pb.StreamOptions:
-    """StreamOptions with both maps in the given encodings (RLE by default) and the server's fusion defaults."""
+    """StreamOptions with both maps in the given encodings (RLE by default) and the server's fusion defaults.
+
+    ``tracking`` (e.g. ``pb.TrackingOptions(enabled=True, iou_threshold=0.3, max_age=10)``) overrides the
+    server's tracking defaults: on for process_video and stream_encoded_video, off for stream_frames and
+    stream_video. Tracked results (``result.tracked``) carry track ids as segment ids, and their instance
+    maps decode to uint32."""
     output = pb.OutputOptions(
         semantic_map=semantic_map,
         instance_map=instance_map,
@@ -133,6 +139,8 @@ def stream_options(
     options = pb.StreamOptions(model=model, output=output, overload=overload)
     if fusion is not None:
         options.fusion.CopyFrom(fusion)
+    if tracking is not None:
+        options.tracking.CopyFrom(tracking)
     return options
 
 

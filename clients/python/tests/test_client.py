@@ -31,17 +31,22 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fusionseg_client import (  # noqa: E402
+    STUFF_ID_BASE,
+    TRACKED_STUFF_ID_BASE,
     FusionsegClient,
     FusionsegError,
     LabelMap,
     MapDecodeError,
     connect,
     decode_map,
+    decode_panoptic_png,
     decode_png,
     decode_raw,
     decode_rle,
+    describe_panoptic_id,
     pb,
     stream_options,
+    stuff_id_base,
     video_frames,
 )
 
@@ -106,9 +111,11 @@ def _chunk(kind: bytes, body: bytes) -> bytes:
 
 
 def _png(values: npt.NDArray[np.uint8] | npt.NDArray[np.uint16], filters: list[int]) -> bytes:
-    """A greyscale PNG of `values`, row y filtered with filters[y] (0-4), as any PNG writer may do."""
-    height, width = values.shape
-    bpp = values.dtype.itemsize
+    """A PNG of `values`, row y filtered with filters[y] (0-4), as any PNG writer may do: greyscale for
+    (height, width) arrays, 8-bit RGB for (height, width, 3) uint8 arrays."""
+    height, width = values.shape[:2]
+    colour = 2 if values.ndim == 3 else 0
+    bpp = values.dtype.itemsize * (3 if colour == 2 else 1)
     rows = values.astype(values.dtype.newbyteorder(">")).view(np.uint8).reshape(height, width * bpp).astype(int)
     raw = bytearray()
     prior = np.zeros(width * bpp, dtype=int)
@@ -132,7 +139,7 @@ def _png(values: npt.NDArray[np.uint8] | npt.NDArray[np.uint16], filters: list[i
         raw.append(kind)
         raw.extend(((line - predicted) % 256).astype(np.uint8).tobytes())
         prior = line
-    header = struct.pack(">IIBBBBB", width, height, 8 * bpp, 0, 0, 0, 0)
+    header = struct.pack(">IIBBBBB", width, height, 8 * values.dtype.itemsize, colour, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(bytes(raw))) + _chunk(b"IEND", b"")
 
 
@@ -154,10 +161,54 @@ def test_png_reader_rejects_colour_and_corruption() -> None:
         decode_png(good[:-5] + b"\x00" + good[-4:])
     with pytest.raises(MapDecodeError, match="signature"):
         decode_png(b"GIF89a")
-    rgb = good.replace(_chunk(b"IHDR", struct.pack(">IIBBBBB", 2, 2, 8, 0, 0, 0, 0)),
-                       _chunk(b"IHDR", struct.pack(">IIBBBBB", 2, 2, 8, 2, 0, 0, 0)))
-    with pytest.raises(MapDecodeError, match="colour type 2"):
-        decode_png(rgb)
+    rgba = good.replace(_chunk(b"IHDR", struct.pack(">IIBBBBB", 2, 2, 8, 0, 0, 0, 0)),
+                        _chunk(b"IHDR", struct.pack(">IIBBBBB", 2, 2, 8, 6, 0, 0, 0)))
+    with pytest.raises(MapDecodeError, match="colour type 6"):
+        decode_png(rgba)
+    rgb16 = good.replace(_chunk(b"IHDR", struct.pack(">IIBBBBB", 2, 2, 8, 0, 0, 0, 0)),
+                         _chunk(b"IHDR", struct.pack(">IIBBBBB", 2, 2, 16, 2, 0, 0, 0)))
+    with pytest.raises(MapDecodeError, match="colour type 2, depth 16"):
+        decode_png(rgb16)
+
+
+# --- tracked maps: 24-bit track ids ----------------------------------------------------------------------
+
+TRACK_IDS = np.array([[0, 1, 65535, 65536], [70000, 16776959, 0, 300]], dtype=np.uint32)
+
+
+def test_tracked_raw_and_rle_maps_decode_to_uint32() -> None:
+    raw = decode_raw(TRACK_IDS.astype("<u4").tobytes(), 4, 2, 4)
+    assert raw.dtype == np.uint32 and np.array_equal(raw, TRACK_IDS)
+    rle = b"".join(_varint(int(v)) + _varint(1) for v in TRACK_IDS.reshape(-1))
+    decoded = decode_rle(rle, 4, 2, 4)
+    assert decoded.dtype == np.uint32 and np.array_equal(decoded, TRACK_IDS)
+    with pytest.raises(MapDecodeError, match="1, 2 or 4"):
+        decode_raw(b"\x00" * 24, 4, 2, 3)
+
+
+def test_tracked_png_map_is_rgb_with_24_bit_values() -> None:
+    rgb = np.stack([(TRACK_IDS >> shift) & 0xFF for shift in (0, 8, 16)], axis=2).astype(np.uint8)
+    png = _png(rgb, [0, 4])
+    assert np.array_equal(decode_png(png), TRACK_IDS)
+    encoded = pb.EncodedMap(encoding=pb.MAP_ENCODING_PNG, width=4, height=2, bytes_per_pixel=3, data=png)
+    values = decode_map(encoded)
+    assert values is not None and values.dtype == np.uint32 and np.array_equal(values, TRACK_IDS)
+    assert np.array_equal(decode_panoptic_png(png), TRACK_IDS)
+    grey = _png(np.zeros((2, 4), dtype=np.uint16), [0, 0])
+    with pytest.raises(MapDecodeError, match="expected 4x2 with 3 byte"):
+        decode_map(pb.EncodedMap(encoding=pb.MAP_ENCODING_PNG, width=4, height=2, bytes_per_pixel=3, data=grey))
+    with pytest.raises(MapDecodeError, match="8-bit RGB"):
+        decode_panoptic_png(grey)
+
+
+def test_panoptic_ids_with_and_without_tracking() -> None:
+    assert (STUFF_ID_BASE, TRACKED_STUFF_ID_BASE) == (65536, 16776960)
+    assert stuff_id_base(False) == STUFF_ID_BASE and stuff_id_base(True) == TRACKED_STUFF_ID_BASE
+    assert describe_panoptic_id(0) == ("void", 0)
+    assert describe_panoptic_id(65536 + 13) == ("stuff", 13)
+    assert describe_panoptic_id(65536 + 13, tracked=True) == ("instance", 65549)
+    assert describe_panoptic_id(16776960 + 2, tracked=True) == ("stuff", 2)
+    assert describe_panoptic_id(16776959, tracked=True) == ("instance", 16776959)
 
 
 # --- against the real server -----------------------------------------------------------------------------
@@ -298,3 +349,72 @@ def test_mutual_tls_and_bearer_token() -> None:
         with pytest.raises(FusionsegError) as caught:
             certless.model_info(timeout=10)
         assert caught.value.code == grpc.StatusCode.UNAVAILABLE
+
+
+def _tracked(
+    client: FusionsegClient, frames: list[npt.NDArray[np.uint8]], encoding: pb.MapEncoding
+) -> list[pb.FrameResult]:
+    options = stream_options(
+        semantic_map=encoding,
+        instance_map=encoding,
+        panoptic_png=True,
+        tracking=pb.TrackingOptions(enabled=True),
+    )
+    return list(client.stream_frames(frames, options, timeout=60))
+
+
+def test_tracked_frame_streams_give_track_ids_in_every_encoding(client: FusionsegClient) -> None:
+    frames = [_gradient(0)] * 3 + [_gradient(1)] * 2
+    untracked = list(client.stream_frames(frames[:1], stream_options(), timeout=60))
+    assert not untracked[0].tracked  # frame streams are untracked by default
+    by_encoding = {
+        name: _tracked(client, frames, encoding)
+        for name, encoding in (("raw", pb.MAP_ENCODING_RAW), ("rle", pb.MAP_ENCODING_RLE), ("png", pb.MAP_ENCODING_PNG))
+    }
+    seen_instances = False
+    for name, results in by_encoding.items():
+        assert [r.index for r in results] == list(range(len(frames))), name
+        for result in results:
+            assert result.tracked, name
+            expected_bpp = 3 if name == "png" else 4
+            assert result.instance.bytes_per_pixel == expected_bpp, name
+            instance = decode_map(result.instance)
+            semantic = decode_map(result.semantic)
+            assert instance is not None and semantic is not None
+            assert instance.dtype == np.uint32 and instance.shape == (MODEL_HEIGHT, MODEL_WIDTH), name
+            raw = decode_map(by_encoding["raw"][result.index].instance)
+            assert raw is not None and np.array_equal(instance, raw), f"{name} frame {result.index}"
+            ids = {s.id for s in result.segments}
+            assert all(s.track_id == s.id for s in result.segments), name
+            assert set(np.unique(instance).tolist()) - {0} <= ids, name
+            seen_instances = seen_instances or bool(ids)
+            # The panoptic PNG: instance pixels carry their track id, stuff the tracked base + class.
+            panoptic = decode_panoptic_png(result.panoptic_png)
+            for segment_id in np.unique(panoptic).tolist():
+                kind, value = describe_panoptic_id(int(segment_id), tracked=True)
+                where = panoptic == segment_id
+                if kind == "instance":
+                    assert (instance[where] == value).all(), f"{name}: instance {value}"
+                elif kind == "stuff":
+                    assert (semantic[where] == value).all() and (instance[where] == 0).all(), f"{name}: class {value}"
+    assert seen_instances, "no instances at all"
+    # The same object keeps its id: the first frames are identical, so their ids are too.
+    raw_results = by_encoding["raw"]
+    first = sorted(s.id for s in raw_results[0].segments)
+    assert first == sorted(s.id for s in raw_results[1].segments) == sorted(s.id for s in raw_results[2].segments)
+    assert all(s.track_first_index == 0 for s in raw_results[2].segments)
+    assert sorted(raw_results[0].tracks_born) == first
+
+
+def test_uploads_are_tracked_by_default_and_can_switch_it_off(client: FusionsegClient) -> None:
+    clip = _env("FUSIONSEG_TEST_CLIP")
+    tracked = list(client.process_video(clip, stream_options(), max_frames=3, timeout=60))
+    assert [r.tracked for r in tracked] == [True] * 3
+    for result in tracked:
+        instance = decode_map(result.instance)
+        assert instance is not None and instance.dtype == np.uint32
+    off = stream_options(tracking=pb.TrackingOptions(enabled=False))
+    untracked = list(client.process_video(clip, off, max_frames=3, timeout=60))
+    assert [r.tracked for r in untracked] == [False] * 3
+    instance = decode_map(untracked[0].instance)
+    assert instance is not None and instance.dtype == np.uint16

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import type { TrackingOptions } from '../../../proto/generated/fusionseg/v1/segmentation.pb.js';
 import { FusionsegClient, FusionsegError } from '../client.js';
 
 export const DEFAULT_SERVER = '127.0.0.1:50051';
@@ -83,5 +84,80 @@ export function positiveNumber(value: string | undefined, flag: string): number 
   if (value === undefined) return undefined;
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--${flag} must be a positive number, got "${value}"`);
+  return n;
+}
+
+export interface TrackingFlags {
+  readonly track?: boolean | undefined;
+  readonly 'no-tracking'?: boolean | undefined;
+  readonly 'track-iou'?: string | undefined;
+  readonly 'track-max-age'?: string | undefined;
+  readonly tracks?: string | undefined;
+}
+
+/** The tracking settings flags of `process` and `stream` (each command adds the switch it needs). */
+export const trackingSettingsOptions = {
+  'track-iou': { type: 'string' },
+  'track-max-age': { type: 'string' },
+} as const;
+
+/** What a command asks of tracking: the options to send, and whether its results will be tracked. */
+export interface TrackingChoice {
+  /** Undefined: the server's default for the call. */
+  readonly options: Partial<TrackingOptions> | undefined;
+  readonly on: boolean;
+}
+
+/**
+ * Tracking from the flags. `onByDefault`: the server tracks this call unless told not to (ProcessVideo,
+ * encoded video), so `--no-tracking` switches it off; otherwise (frame streams) `--track` switches it on.
+ * `--track-iou`, `--track-max-age` and `--tracks` need tracking on.
+ */
+export function trackingChoice(flags: TrackingFlags, onByDefault: boolean): TrackingChoice {
+  const off = flags['no-tracking'] === true;
+  const on = onByDefault ? !off : flags.track === true;
+  if (off && flags.track === true) throw new UsageError('--track and --no-tracking contradict each other');
+  const iou = unitInterval(flags['track-iou'], 'track-iou');
+  const maxAge = nonNegativeInteger(flags['track-max-age'], 'track-max-age');
+  const needsTracking = [
+    ['--track-iou', iou],
+    ['--track-max-age', maxAge],
+    ['--tracks', flags.tracks],
+  ] as const;
+  for (const [flag, value] of needsTracking) {
+    if (value !== undefined && !on) {
+      throw new UsageError(
+        `${flag} needs tracking, which ${onByDefault ? '--no-tracking switched off' : 'is off: add --track'}`,
+      );
+    }
+  }
+  if (!on) return { options: off ? { enabled: false } : undefined, on };
+  // Sent when a setting or the MOT file asks for tracking: otherwise the server's default (on) applies.
+  const asked = flags.track === true || iou !== undefined || maxAge !== undefined || flags.tracks !== undefined;
+  return {
+    options: asked
+      ? {
+          enabled: true,
+          ...(iou === undefined ? {} : { iouThreshold: iou }),
+          ...(maxAge === undefined ? {} : { maxAge }),
+        }
+      : undefined,
+    on,
+  };
+}
+
+function unitInterval(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0 || n > 1)
+    throw new UsageError(`--${flag} must be a number in (0, 1], got "${value}"`);
+  return n;
+}
+
+function nonNegativeInteger(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isSafeInteger(n) || n < 0)
+    throw new UsageError(`--${flag} must be a whole number of frames (0 or more), got "${value}"`);
   return n;
 }

@@ -1,8 +1,9 @@
 import { parseArgs } from 'node:util';
+import type { TrackingOptions } from '../../../proto/generated/fusionseg/v1/segmentation.pb.js';
 import { connect, connectionOptions, connectionUsage, helpOption, printCommandUsage } from './common.js';
 
 export const infoUsage = `fusionseg info ${connectionUsage} [--json]
-  Prints the model, its label space and the devices of a running server.`;
+  Prints the model, its label space, the devices and the tracking defaults of a running server.`;
 
 export async function infoCommand(argv: readonly string[], signal: AbortSignal): Promise<void> {
   const { values } = parseArgs({
@@ -21,6 +22,7 @@ export async function infoCommand(argv: readonly string[], signal: AbortSignal):
       `model       ${info.name} (${info.kind}), input ${info.inputWidth}x${info.inputHeight}`,
       `devices     ${info.devices.map((d) => `${d.name} [${d.executionProvider}, ${d.intraOpThreads} threads]`).join(', ')}`,
       `batching    maxBatch ${info.batching?.maxBatch}, maxDelay ${info.batching?.maxDelayMs} ms, maxQueue ${info.batching?.maxQueue}`,
+      ...(info.defaultTracking === undefined ? [] : [trackingLine(info.defaultTracking)]),
       `labels      ${info.labelSpace?.name} (${info.labelSpace?.classes.length} classes)`,
       ...(info.labelSpace?.classes ?? []).map(
         (c) =>
@@ -31,4 +33,13 @@ export async function infoCommand(argv: readonly string[], signal: AbortSignal):
   } finally {
     client.close();
   }
+}
+
+/** The server's tracking defaults (the IoU threshold is a float32 on the wire: three decimals). */
+function trackingLine(defaults: TrackingOptions): string {
+  const iou = defaults.iouThreshold === undefined ? '?' : String(Number(defaults.iouThreshold.toFixed(3)));
+  return (
+    `tracking    iou ${iou}, max age ${defaults.maxAge ?? '?'} frames ` +
+    '(on for videos, off for frame streams unless asked)'
+  );
 }

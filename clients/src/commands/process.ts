@@ -10,16 +10,24 @@ import {
   helpOption,
   printCommandUsage,
   positiveNumber,
+  trackingChoice,
+  trackingSettingsOptions,
   UsageError,
 } from './common.js';
 import { localDecoder, openLocalVideo } from './local-video.js';
-import { outputOptions, ResultRenderer } from './render-results.js';
+import { outputOptions, ResultRenderer, tracksHelp } from './render-results.js';
 
 export const processUsage = `fusionseg process <video> | --server-path PATH | --url URL
     [--fps N] [--start-time S] [--max-frames N]
     [--overlay out.mp4] [--frames-dir DIR] [--frames-every N] [--json out.ndjson] [--summary]
+    [--no-tracking] [--track-iou X] [--track-max-age N] [--tracks out.txt]
     ${connectionUsage}
-  Runs a whole video through ProcessVideo: uploaded, or a file under the server's media root, or a URL.`;
+  Runs a whole video through ProcessVideo: uploaded, or a file under the server's media root, or a URL.
+  Tracking is on: segment ids are track ids that follow an object from frame to frame (overlays colour each
+  track its own colour). --no-tracking switches it off; --track-iou X (0 < X <= 1, the mask overlap an
+  object needs to keep its track) and --track-max-age N (frames a lost track is kept) override the server's
+  defaults.
+  ${tracksHelp}`;
 
 /** `fusionseg process`: the server decodes the whole video. */
 export async function processCommand(argv: readonly string[], signal: AbortSignal): Promise<void> {
@@ -34,6 +42,8 @@ export async function processCommand(argv: readonly string[], signal: AbortSigna
       fps: { type: 'string' },
       'start-time': { type: 'string' },
       'max-frames': { type: 'string' },
+      'no-tracking': { type: 'boolean' },
+      ...trackingSettingsOptions,
     },
     allowPositionals: true,
   });
@@ -47,6 +57,7 @@ export async function processCommand(argv: readonly string[], signal: AbortSigna
     startTime: positiveNumber(values['start-time'], 'start-time'),
     maxFrames: positiveNumber(values['max-frames'], 'max-frames'),
   };
+  const tracking = trackingChoice(values, true).options;
   const client = await connect(values);
   // Closed whatever happens: a failed call must not leave ffmpeg processes keeping the command alive.
   const opened: { decoder?: { close(): Promise<void> }; renderer?: ResultRenderer } = {};
@@ -84,6 +95,7 @@ export async function processCommand(argv: readonly string[], signal: AbortSigna
         instanceMap: MapEncoding.MAP_ENCODING_RLE,
         panopticPng: renderer.needsPanoptic,
       },
+      ...(tracking === undefined ? {} : { tracking }),
     })) {
       const next = await localFrames?.next();
       const frame =

@@ -1,10 +1,10 @@
 /**
- * The output side shared by `stream` and `process`: overlay video, frames folder, NDJSON, summary and
- * progress, fed with results in order together with the source frame each one answers.
+ * The output side shared by `stream` and `process`: overlay video, frames folder, NDJSON, MOTChallenge
+ * tracks, summary and progress, fed with results in order together with the source frame each one answers.
  */
 import type { ModelInfo } from '../../../proto/generated/fusionseg/v1/segmentation.pb.js';
 import type { SegmentationResult } from '../client.js';
-import { FramesDirSink, labelColors, NdjsonSink, OverlayVideoSink } from '../outputs.js';
+import { FramesDirSink, labelColors, MotSink, NdjsonSink, OverlayVideoSink } from '../outputs.js';
 import { renderOverlay } from '../overlay.js';
 import { Progress } from '../progress.js';
 import { formatSummary, SummaryBuilder, type RunSummary } from '../summary.js';
@@ -14,6 +14,7 @@ export interface OutputFlags {
   readonly 'frames-dir'?: string | undefined;
   readonly 'frames-every'?: string | undefined;
   readonly json?: string | undefined;
+  readonly tracks?: string | undefined;
   readonly summary?: boolean | undefined;
   readonly quiet?: boolean | undefined;
 }
@@ -23,9 +24,16 @@ export const outputOptions = {
   'frames-dir': { type: 'string' },
   'frames-every': { type: 'string' },
   json: { type: 'string' },
+  tracks: { type: 'string' },
   summary: { type: 'boolean' },
   quiet: { type: 'boolean' },
 } as const;
+
+/** What `--tracks` writes, for the usage text of the commands that take it. */
+export const tracksHelp = `--tracks FILE writes the tracks in MOTChallenge format, one line per segment per frame:
+  frame,id,bb_left,bb_top,bb_width,bb_height,conf,class,visibility: frame counted from 1, id the track id,
+  the box in the source video's pixels (left/top 0-based; fractional when the maps were scaled up), conf the
+  detection score (-1 for a new instance, which has no score), class the class id, visibility -1.`;
 
 export interface SourceFrame {
   readonly rgb: Uint8Array;
@@ -40,6 +48,7 @@ export class ResultRenderer {
   #overlay: OverlayVideoSink | undefined;
   #framesDir: FramesDirSink | undefined;
   #ndjson: NdjsonSink | undefined;
+  #tracks: MotSink | undefined;
   readonly #framesEvery: number;
   #done = 0;
 
@@ -70,6 +79,7 @@ export class ResultRenderer {
       await this.#framesDir.open();
     }
     if (this.flags.json !== undefined) this.#ndjson = new NdjsonSink(this.flags.json);
+    if (this.flags.tracks !== undefined) this.#tracks = new MotSink(this.flags.tracks);
   }
 
   async add(
@@ -81,6 +91,7 @@ export class ResultRenderer {
     const { result } = segmented;
     this.#summary.add(result, latencyMs);
     await this.#ndjson?.write(result);
+    await this.#tracks?.write(result);
     if (source !== undefined && segmented.semantic !== undefined) {
       const overlay = renderOverlay({
         rgb: source.rgb,
@@ -91,6 +102,7 @@ export class ResultRenderer {
         mapWidth: result.width,
         mapHeight: result.height,
         colors: this.#colors,
+        tracked: result.tracked,
       });
       if (this.flags.overlay !== undefined) {
         this.#overlay ??= new OverlayVideoSink(this.flags.overlay, source.width, source.height, this.frameRate);
@@ -107,12 +119,13 @@ export class ResultRenderer {
   /** After a failure: ends the files written so far (and the overlay encoder) without a summary; never throws. */
   async abandon(): Promise<void> {
     this.#progress.finish();
-    await Promise.allSettled([this.#ndjson?.close(), this.#overlay?.close()]);
+    await Promise.allSettled([this.#ndjson?.close(), this.#tracks?.close(), this.#overlay?.close()]);
   }
 
   async close(): Promise<RunSummary> {
     this.#progress.finish();
     await this.#ndjson?.close();
+    await this.#tracks?.close();
     await this.#overlay?.close();
     const summary = this.#summary.build();
     if (this.flags.summary === true) console.log(formatSummary(summary));

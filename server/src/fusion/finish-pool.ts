@@ -8,12 +8,19 @@ import type { LabelSpace } from '../../../fusion-wasm/src/index.js';
 import { ServerError, Status } from '../errors.js';
 import { createLogger, type Logger } from '../logger.js';
 import { startWorker } from '../start-worker.js';
-import type { FinishedFrame, FinishRequest, FromFinisher } from './finish-protocol.js';
+import type {
+  EncodeRequest,
+  FinishedFrame,
+  FinishRequest,
+  FromFinisher,
+  FusedFrame,
+  ToFinisher,
+} from './finish-protocol.js';
 
 const workerModule = new URL('./finish-worker', import.meta.url);
 
 interface Pending {
-  readonly resolve: (frame: FinishedFrame) => void;
+  readonly resolve: (frame: FinishedFrame | FusedFrame) => void;
   readonly reject: (error: unknown) => void;
 }
 
@@ -47,10 +54,11 @@ class Finisher {
             reject(new Error(`could not start a fusion worker: ${message.message}`));
             return;
           case 'finished':
+          case 'fused':
           case 'finish-error': {
             const pending = this.#pending.get(message.id);
             this.#pending.delete(message.id);
-            if (message.type === 'finished') pending?.resolve(message.result);
+            if (message.type !== 'finish-error') pending?.resolve(message.result);
             else pending?.reject(new ServerError(Status.INTERNAL, `fusion failed: ${message.message}`));
             return;
           }
@@ -75,7 +83,7 @@ class Finisher {
     });
   }
 
-  finish(request: FinishRequest, transfer: ArrayBuffer[]): Promise<FinishedFrame> {
+  post(request: ToFinisher, transfer: ArrayBuffer[]): Promise<FinishedFrame | FusedFrame> {
     const worker = this.#worker;
     if (worker === undefined) return Promise.reject(new Error('fusion worker not started'));
     return new Promise((resolve, reject) => {
@@ -115,14 +123,44 @@ export class FinishPool {
   }
 
   /** Fuses and encodes one frame on the least busy worker; the frame's arrays are transferred. */
-  finish(request: Omit<FinishRequest, 'type' | 'id'>): Promise<FinishedFrame> {
-    let best = this.finishers[0]!;
-    for (const finisher of this.finishers) if (finisher.inFlight < best.inFlight) best = finisher;
-    const { frame } = request;
+  async finish(request: Omit<FinishRequest, 'type' | 'id' | 'fuseOnly'>): Promise<FinishedFrame> {
+    return (await this.#post(
+      { type: 'finish', id: this.#nextId++, fuseOnly: false, ...request },
+      request,
+    )) as FinishedFrame;
+  }
+
+  /** Fuses one frame on the least busy worker and returns its maps unencoded (to be tracked, then encoded). */
+  async fuse(request: Omit<FinishRequest, 'type' | 'id' | 'fuseOnly'>): Promise<FusedFrame> {
+    return (await this.#post(
+      { type: 'finish', id: this.#nextId++, fuseOnly: true, ...request },
+      request,
+    )) as FusedFrame;
+  }
+
+  /** Encodes a fused, tracked frame on the least busy worker; its maps are transferred. */
+  async encode(request: Omit<EncodeRequest, 'type' | 'id'>): Promise<FinishedFrame> {
+    const { fused, tracks } = request;
+    const transfer = [
+      ...new Set([fused.semantic.buffer, fused.instance.buffer, tracks.trackOf.buffer, tracks.firstIndexOf.buffer]),
+    ];
+    return (await this.#leastBusy().post(
+      { type: 'encode', id: this.#nextId++, ...request },
+      transfer as ArrayBuffer[],
+    )) as FinishedFrame;
+  }
+
+  #post(request: FinishRequest, { frame }: Pick<FinishRequest, 'frame'>): Promise<FinishedFrame | FusedFrame> {
     const transfer = [
       ...new Set([frame.semantic.buffer as ArrayBuffer, ...frame.detections.map((d) => d.mask.buffer as ArrayBuffer)]),
     ];
-    return best.finish({ type: 'finish', id: this.#nextId++, ...request }, transfer);
+    return this.#leastBusy().post(request, transfer);
+  }
+
+  #leastBusy(): Finisher {
+    let best = this.finishers[0]!;
+    for (const finisher of this.finishers) if (finisher.inFlight < best.inFlight) best = finisher;
+    return best;
   }
 
   async close(): Promise<void> {

@@ -1,13 +1,13 @@
 /** A finishing worker: owns one fusion WASM instance and finishes frames one at a time. */
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { createFusion, type Fusion, type LabelSpace } from '../../../fusion-wasm/src/index.js';
-import type { FinishRequest, FromFinisher } from './finish-protocol.js';
-import { finishFrame } from './finish-frame.js';
+import type { FinishedFrame, FromFinisher, ToFinisher } from './finish-protocol.js';
+import { detachFused, encodeFrame, finishFrame, fuseFrame } from './finish-frame.js';
 
 if (parentPort === null) throw new Error('finish-worker.ts runs only as a worker thread');
 const port: MessagePort = parentPort;
 
-function buffersOf(result: ReturnType<typeof finishFrame>): ArrayBuffer[] {
+function buffersOf(result: FinishedFrame): ArrayBuffer[] {
   const buffers = new Set<ArrayBuffer>();
   for (const data of [result.semantic?.data, result.instance?.data, result.panopticPng]) {
     if (data !== undefined) buffers.add(data.buffer as ArrayBuffer); // finishFrame made them standalone
@@ -28,9 +28,18 @@ try {
   throw error;
 }
 
-port.on('message', (request: FinishRequest) => {
+port.on('message', (request: ToFinisher) => {
   try {
-    const result = finishFrame(fusion, request);
+    if (request.type === 'finish' && request.fuseOnly) {
+      const result = detachFused(fuseFrame(fusion, request));
+      const transfer = [result.semantic.buffer as ArrayBuffer, result.instance.buffer as ArrayBuffer];
+      port.postMessage({ type: 'fused', id: request.id, result } satisfies FromFinisher, transfer);
+      return;
+    }
+    const result =
+      request.type === 'finish'
+        ? finishFrame(fusion, request)
+        : encodeFrame(request.fused, request.output, request.sourceWidth, request.sourceHeight, request.tracks);
     port.postMessage({ type: 'finished', id: request.id, result } satisfies FromFinisher, buffersOf(result));
   } catch (error: unknown) {
     const message = error instanceof Error ? error.message : String(error);

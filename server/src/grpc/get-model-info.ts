@@ -10,8 +10,9 @@ import { DEFAULT_FUSION } from '../pipeline/stream-settings.js';
 import { MalformedMessage } from './malformed-message.js';
 import { toGrpcError } from './to-grpc-error.js';
 import { isServedModel } from '../pipeline/stream-settings.js';
+import { DEFAULT_TRACKING } from '../track/tracker.js';
 
-/** GetModelInfo: the model, its label space with colours, the devices and the batching settings. */
+/** GetModelInfo: the model, its label space with colours, the devices, batching, fusion and tracking defaults. */
 export function getModelInfo(service: ServiceContext): handleUnaryCall<GetModelInfoRequest, ModelInfo> {
   return (call, callback) => {
     try {
@@ -57,6 +58,10 @@ export function getModelInfo(service: ServiceContext): handleUnaryCall<GetModelI
           regionGrowing: DEFAULT_FUSION.regionGrowing,
           newInstances: DEFAULT_FUSION.newInstances,
           minNewInstanceArea: DEFAULT_FUSION.minNewInstanceArea,
+        },
+        defaultTracking: {
+          iouThreshold: DEFAULT_TRACKING.iouThreshold,
+          maxAge: DEFAULT_TRACKING.maxAge,
         },
       });
     } catch (error: unknown) {

@@ -24,9 +24,10 @@ function openFrameStream(stream: OpeningStream<FrameRequest>): OpenedStream {
   }
   const open = first.payload.open;
   const input = knownEnum(InputKind, open.input, 'open.input');
-  const settings = resolveStreamSettings(open.options, service.engine.model.name);
+  const video = input === InputKind.INPUT_KIND_ENCODED_VIDEO;
+  const settings = resolveStreamSettings(open.options, service.engine.model.name, video);
   const size = service.engine.model.input;
-  if (input !== InputKind.INPUT_KIND_ENCODED_VIDEO) {
+  if (!video) {
     return { settings, frames: stillFrames(messages, size), totalFrames: 0 };
   }
   stream.useDecoder();

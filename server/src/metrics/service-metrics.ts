@@ -162,6 +162,7 @@ export class ServiceMetrics {
       queue: timings.queueUs,
       inference: timings.inferenceUs,
       fusion: timings.fusionUs,
+      track: timings.trackUs,
       encode: timings.encodeUs,
       total: timings.totalUs,
     };

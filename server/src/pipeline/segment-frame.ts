@@ -1,5 +1,6 @@
 /**
- * One frame's path after decoding: batch -> infer -> fuse -> encode, and the FrameResult that answers it.
+ * One frame's path after decoding: batch -> infer -> fuse -> track -> encode, and the FrameResult that
+ * answers it. Untracked frames are fused and encoded in one worker step.
  */
 import {
   SegmentSource,
@@ -9,8 +10,10 @@ import {
 import { FrameDropped, type LaneKey } from '../engine/batcher.js';
 import { cancelled } from '../errors.js';
 import type { Detection } from '../engine/postprocess.js';
+import type { FinishedFrame } from '../fusion/finish-protocol.js';
 import type { ServiceContext } from './service-context.js';
 import type { StreamSettings } from './stream-settings.js';
+import type { TrackedFrameInfo, TrackStage, TrackTurn } from './track-stage.js';
 
 /** A decoded frame at the model's input size, with what the result must echo. */
 export interface DecodedFrame {
@@ -47,9 +50,16 @@ export interface StreamContext {
   readonly lane: LaneKey;
   /** The stream's frame count when known (video inputs), else 0. */
   totalFrames: number;
+  /** The stream's tracking, when it is on. */
+  readonly tracking: TrackStage | undefined;
 }
 
-export async function segmentFrame(frame: DecodedFrame, context: StreamContext): Promise<FrameResult> {
+/** `turn`: the frame's place in the stream's tracking order (taken as the frame was pulled), if tracked. */
+export async function segmentFrame(
+  frame: DecodedFrame,
+  context: StreamContext,
+  turn: TrackTurn | undefined,
+): Promise<FrameResult> {
   const { engine, finishers } = context.service;
   const { settings } = context;
   let inference;
@@ -63,13 +73,29 @@ export async function segmentFrame(frame: DecodedFrame, context: StreamContext):
   if (context.signal.aborted) throw cancelled('the stream ended');
   // Before the outputs are transferred to a fusion worker.
   const detections = settings.output.detections ? inference.outputs.detections.map(toDetectionMessage) : [];
-  const finished = await finishers.finish({
+  const request = {
     frame: inference.outputs,
     fusion: settings.fusion,
     output: settings.output,
     sourceWidth: frame.sourceWidth,
     sourceHeight: frame.sourceHeight,
-  });
+  };
+  let finished: FinishedFrame;
+  let tracked: TrackedFrameInfo | undefined;
+  if (turn === undefined) {
+    finished = await finishers.finish(request);
+  } else {
+    const fused = await finishers.fuse(request);
+    tracked = await turn.track(frame.index, fused);
+    if (context.signal.aborted) throw cancelled('the stream ended');
+    finished = await finishers.encode({
+      fused,
+      tracks: tracked.tracks,
+      output: settings.output,
+      sourceWidth: frame.sourceWidth,
+      sourceHeight: frame.sourceHeight,
+    });
+  }
   context.service.framesSegmented++;
   const { width: modelWidth, height: modelHeight } = engine.model.input;
   return {
@@ -94,6 +120,8 @@ export async function segmentFrame(frame: DecodedFrame, context: StreamContext):
       box: { x0: segment.box[0], y0: segment.box[1], x1: segment.box[2], y1: segment.box[3] },
       source: segment.source === 'new' ? SegmentSource.SEGMENT_SOURCE_NEW : SegmentSource.SEGMENT_SOURCE_DETECTED,
       grownArea: segment.grownArea,
+      trackId: segment.track?.id ?? 0,
+      trackFirstIndex: segment.track?.firstIndex ?? 0,
     })),
     panopticPng: finished.panopticPng ?? new Uint8Array(0),
     timings: {
@@ -101,6 +129,7 @@ export async function segmentFrame(frame: DecodedFrame, context: StreamContext):
       queueUs: Math.round(inference.timings.queueMs * 1000),
       inferenceUs: Math.round(inference.timings.inferenceMs * 1000),
       fusionUs: finished.fusionUs,
+      trackUs: tracked?.trackUs ?? 0,
       encodeUs: finished.encodeUs,
       totalUs: Math.round((performance.now() - frame.arrivedAt) * 1000),
       batchSize: inference.timings.batchSize,
@@ -109,6 +138,15 @@ export async function segmentFrame(frame: DecodedFrame, context: StreamContext):
     droppedComponents: finished.droppedComponents,
     detections,
     dropped: false,
+    tracked: tracked !== undefined,
+    tracksBorn: tracked === undefined ? [] : [...tracked.born],
+    tracksEnded: (tracked?.ended ?? []).map((track) => ({
+      trackId: track.trackId,
+      classId: track.classId,
+      firstIndex: track.firstIndex,
+      lastIndex: track.lastIndex,
+      framesSeen: track.framesSeen,
+    })),
   };
 }
 
@@ -126,6 +164,7 @@ function droppedResult(frame: DecodedFrame, context: StreamContext): FrameResult
     timings: { decodeUs: frame.decodeUs, totalUs: Math.round((performance.now() - frame.arrivedAt) * 1000) },
     totalFrames: context.totalFrames,
     dropped: true,
+    tracked: context.tracking !== undefined,
   });
 }
 

@@ -15,6 +15,7 @@ import { MalformedMessage } from '../grpc/malformed-message.js';
 import type { CallName } from '../metrics/service-metrics.js';
 import { runOrdered } from './run-ordered.js';
 import { segmentFrame, type PendingFrame, type StreamContext } from './segment-frame.js';
+import { TrackStage } from './track-stage.js';
 import type { Admission, ServiceContext } from './service-context.js';
 import { failureReason, StreamMonitor } from './stream-monitor.js';
 import type { StreamSettings } from './stream-settings.js';
@@ -94,7 +95,17 @@ export async function runStreamSession<Req>(
     });
     opened = await untilAborted(opening, signal);
     const { settings, totalFrames } = opened;
-    const context: StreamContext = { service, settings, signal, totalFrames, lane: monitor };
+    const { tracking } = settings;
+    const { width, height } = service.engine.model.input;
+    const context: StreamContext = {
+      service,
+      settings,
+      signal,
+      totalFrames,
+      lane: monitor,
+      // Nothing to track with fusion off: no instances.
+      tracking: tracking.enabled && settings.fusion.enabled ? new TrackStage(width, height, tracking) : undefined,
+    };
     const writer = new ResultWriter(call, signal);
     const window = service.limits.framesInFlight;
     await untilAborted(
@@ -112,7 +123,14 @@ export async function runStreamSession<Req>(
         (frame) => {
           monitor.frameIn();
           idle.busy(+1);
-          const segmented = (async () => segmentFrame(await frame.decoded, context))();
+          const turn = context.tracking?.turn(); // in pull order: frames are tracked in the stream's order
+          const segmented = (async () => {
+            try {
+              return await segmentFrame(await frame.decoded, context, turn);
+            } finally {
+              turn?.skip(); // a frame dropped or failed before tracking lets the next one go
+            }
+          })();
           const settled = segmented.then(
             () => {},
             () => {},

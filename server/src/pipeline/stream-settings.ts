@@ -11,10 +11,18 @@ import {
 import { DEFAULT_FUSION_OPTIONS } from '../../../fusion-wasm/src/index.js';
 import { invalidArgument, notFound } from '../errors.js';
 import type { StreamFusionOptions, StreamOutputOptions } from '../fusion/finish-protocol.js';
+import { DEFAULT_TRACKING, type TrackingParameters } from '../track/tracker.js';
+
+/** A stream's tracking: off, or on with these parameters. */
+export type StreamTracking = { readonly enabled: false } | ({ readonly enabled: true } & TrackingParameters);
+
+/** The longest a lost track may be kept, in frames: its last mask is held that long. */
+export const MAX_TRACKING_AGE = 600;
 
 export interface StreamSettings {
   readonly fusion: StreamFusionOptions;
   readonly output: StreamOutputOptions;
+  readonly tracking: StreamTracking;
   /** When the server cannot keep up: wait (flow control slows the client) or drop the oldest waiting frame. */
   readonly overload: 'wait' | 'drop-oldest';
 }
@@ -53,7 +61,15 @@ export function protoFieldName(tsCase: string | undefined): string {
   return tsCase === undefined ? 'empty' : tsCase.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`);
 }
 
-export function resolveStreamSettings(options: StreamOptions | undefined, modelName: string): StreamSettings {
+/**
+ * `trackedByDefault`: whether the call's frames are a video (ProcessVideo, encoded-video StreamFrames), so
+ * tracking is on unless the client switches it off.
+ */
+export function resolveStreamSettings(
+  options: StreamOptions | undefined,
+  modelName: string,
+  trackedByDefault: boolean,
+): StreamSettings {
   if (!isServedModel(options?.model, modelName)) {
     throw notFound(`no model named "${options?.model ?? ''}" on this server (it serves "${modelName}")`);
   }
@@ -67,7 +83,17 @@ export function resolveStreamSettings(options: StreamOptions | undefined, modelN
   const minArea = fusion?.minNewInstanceArea ?? DEFAULT_FUSION.minNewInstanceArea;
   if (minArea < 1) throw invalidArgument(`options.fusion.min_new_instance_area must be at least 1, got ${minArea}`);
   const output = options?.output;
+  const tracking = options?.tracking;
+  const iouThreshold = tracking?.iouThreshold ?? DEFAULT_TRACKING.iouThreshold;
+  if (!Number.isFinite(iouThreshold) || iouThreshold <= 0 || iouThreshold > 1) {
+    throw invalidArgument(`options.tracking.iou_threshold must be above 0 and at most 1, got ${iouThreshold}`);
+  }
+  const maxAge = tracking?.maxAge ?? DEFAULT_TRACKING.maxAge;
+  if (maxAge > MAX_TRACKING_AGE) {
+    throw invalidArgument(`options.tracking.max_age must be at most ${MAX_TRACKING_AGE} frames, got ${maxAge}`);
+  }
   return {
+    tracking: (tracking?.enabled ?? trackedByDefault) ? { enabled: true, iouThreshold, maxAge } : { enabled: false },
     overload: overload === OverloadPolicy.OVERLOAD_POLICY_DROP_OLDEST ? 'drop-oldest' : 'wait',
     fusion: {
       enabled: !(fusion?.disabled ?? false),

@@ -125,7 +125,7 @@ class FrameRequest(_message.Message):
     def __init__(self, open: _Optional[_Union[OpenStream, _Mapping]] = ..., frame: _Optional[_Union[Frame, _Mapping]] = ..., video_chunk: _Optional[_Union[VideoChunk, _Mapping]] = ...) -> None: ...
 
 class FrameResult(_message.Message):
-    __slots__ = ["detections", "dropped", "dropped_components", "frame_id", "height", "index", "instance", "model_height", "model_width", "panoptic_png", "pts", "scale_x", "scale_y", "segments", "semantic", "source_height", "source_width", "timings", "total_frames", "width"]
+    __slots__ = ["detections", "dropped", "dropped_components", "frame_id", "height", "index", "instance", "model_height", "model_width", "panoptic_png", "pts", "scale_x", "scale_y", "segments", "semantic", "source_height", "source_width", "timings", "total_frames", "tracked", "tracks_born", "tracks_ended", "width"]
     DETECTIONS_FIELD_NUMBER: _ClassVar[int]
     DROPPED_COMPONENTS_FIELD_NUMBER: _ClassVar[int]
     DROPPED_FIELD_NUMBER: _ClassVar[int]
@@ -145,6 +145,9 @@ class FrameResult(_message.Message):
     SOURCE_WIDTH_FIELD_NUMBER: _ClassVar[int]
     TIMINGS_FIELD_NUMBER: _ClassVar[int]
     TOTAL_FRAMES_FIELD_NUMBER: _ClassVar[int]
+    TRACKED_FIELD_NUMBER: _ClassVar[int]
+    TRACKS_BORN_FIELD_NUMBER: _ClassVar[int]
+    TRACKS_ENDED_FIELD_NUMBER: _ClassVar[int]
     WIDTH_FIELD_NUMBER: _ClassVar[int]
     detections: _containers.RepeatedCompositeFieldContainer[Detection]
     dropped: bool
@@ -165,8 +168,11 @@ class FrameResult(_message.Message):
     source_width: int
     timings: StageTimings
     total_frames: int
+    tracked: bool
+    tracks_born: _containers.RepeatedScalarFieldContainer[int]
+    tracks_ended: _containers.RepeatedCompositeFieldContainer[TrackSummary]
     width: int
-    def __init__(self, index: _Optional[int] = ..., frame_id: _Optional[int] = ..., pts: _Optional[int] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., source_width: _Optional[int] = ..., source_height: _Optional[int] = ..., model_width: _Optional[int] = ..., model_height: _Optional[int] = ..., scale_x: _Optional[float] = ..., scale_y: _Optional[float] = ..., semantic: _Optional[_Union[EncodedMap, _Mapping]] = ..., instance: _Optional[_Union[EncodedMap, _Mapping]] = ..., segments: _Optional[_Iterable[_Union[Segment, _Mapping]]] = ..., panoptic_png: _Optional[bytes] = ..., timings: _Optional[_Union[StageTimings, _Mapping]] = ..., total_frames: _Optional[int] = ..., dropped_components: _Optional[int] = ..., detections: _Optional[_Iterable[_Union[Detection, _Mapping]]] = ..., dropped: bool = ...) -> None: ...
+    def __init__(self, index: _Optional[int] = ..., frame_id: _Optional[int] = ..., pts: _Optional[int] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., source_width: _Optional[int] = ..., source_height: _Optional[int] = ..., model_width: _Optional[int] = ..., model_height: _Optional[int] = ..., scale_x: _Optional[float] = ..., scale_y: _Optional[float] = ..., semantic: _Optional[_Union[EncodedMap, _Mapping]] = ..., instance: _Optional[_Union[EncodedMap, _Mapping]] = ..., segments: _Optional[_Iterable[_Union[Segment, _Mapping]]] = ..., panoptic_png: _Optional[bytes] = ..., timings: _Optional[_Union[StageTimings, _Mapping]] = ..., total_frames: _Optional[int] = ..., dropped_components: _Optional[int] = ..., detections: _Optional[_Iterable[_Union[Detection, _Mapping]]] = ..., dropped: bool = ..., tracked: bool = ..., tracks_born: _Optional[_Iterable[int]] = ..., tracks_ended: _Optional[_Iterable[_Union[TrackSummary, _Mapping]]] = ...) -> None: ...
 
 class FusionOptions(_message.Message):
     __slots__ = ["consistency", "disabled", "mask_threshold", "min_new_instance_area", "new_instances", "region_growing", "score_threshold"]
@@ -217,9 +223,10 @@ class LabelSpace(_message.Message):
     def __init__(self, name: _Optional[str] = ..., classes: _Optional[_Iterable[_Union[LabelClass, _Mapping]]] = ..., categories: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ModelInfo(_message.Message):
-    __slots__ = ["batching", "default_fusion", "devices", "input_height", "input_width", "kind", "label_space", "name"]
+    __slots__ = ["batching", "default_fusion", "default_tracking", "devices", "input_height", "input_width", "kind", "label_space", "name"]
     BATCHING_FIELD_NUMBER: _ClassVar[int]
     DEFAULT_FUSION_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_TRACKING_FIELD_NUMBER: _ClassVar[int]
     DEVICES_FIELD_NUMBER: _ClassVar[int]
     INPUT_HEIGHT_FIELD_NUMBER: _ClassVar[int]
     INPUT_WIDTH_FIELD_NUMBER: _ClassVar[int]
@@ -228,13 +235,14 @@ class ModelInfo(_message.Message):
     NAME_FIELD_NUMBER: _ClassVar[int]
     batching: BatchingSettings
     default_fusion: FusionOptions
+    default_tracking: TrackingOptions
     devices: _containers.RepeatedCompositeFieldContainer[Device]
     input_height: int
     input_width: int
     kind: str
     label_space: LabelSpace
     name: str
-    def __init__(self, name: _Optional[str] = ..., kind: _Optional[str] = ..., input_width: _Optional[int] = ..., input_height: _Optional[int] = ..., label_space: _Optional[_Union[LabelSpace, _Mapping]] = ..., devices: _Optional[_Iterable[_Union[Device, _Mapping]]] = ..., batching: _Optional[_Union[BatchingSettings, _Mapping]] = ..., default_fusion: _Optional[_Union[FusionOptions, _Mapping]] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., kind: _Optional[str] = ..., input_width: _Optional[int] = ..., input_height: _Optional[int] = ..., label_space: _Optional[_Union[LabelSpace, _Mapping]] = ..., devices: _Optional[_Iterable[_Union[Device, _Mapping]]] = ..., batching: _Optional[_Union[BatchingSettings, _Mapping]] = ..., default_fusion: _Optional[_Union[FusionOptions, _Mapping]] = ..., default_tracking: _Optional[_Union[TrackingOptions, _Mapping]] = ...) -> None: ...
 
 class OpenStream(_message.Message):
     __slots__ = ["container_format", "input", "options"]
@@ -291,7 +299,7 @@ class RawFrame(_message.Message):
     def __init__(self, width: _Optional[int] = ..., height: _Optional[int] = ..., rgb24: _Optional[bytes] = ...) -> None: ...
 
 class Segment(_message.Message):
-    __slots__ = ["area", "box", "class_id", "grown_area", "id", "score", "source"]
+    __slots__ = ["area", "box", "class_id", "grown_area", "id", "score", "source", "track_first_index", "track_id"]
     AREA_FIELD_NUMBER: _ClassVar[int]
     BOX_FIELD_NUMBER: _ClassVar[int]
     CLASS_ID_FIELD_NUMBER: _ClassVar[int]
@@ -299,6 +307,8 @@ class Segment(_message.Message):
     ID_FIELD_NUMBER: _ClassVar[int]
     SCORE_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
+    TRACK_FIRST_INDEX_FIELD_NUMBER: _ClassVar[int]
+    TRACK_ID_FIELD_NUMBER: _ClassVar[int]
     area: int
     box: Box
     class_id: int
@@ -306,10 +316,12 @@ class Segment(_message.Message):
     id: int
     score: float
     source: SegmentSource
-    def __init__(self, id: _Optional[int] = ..., class_id: _Optional[int] = ..., score: _Optional[float] = ..., area: _Optional[int] = ..., box: _Optional[_Union[Box, _Mapping]] = ..., source: _Optional[_Union[SegmentSource, str]] = ..., grown_area: _Optional[int] = ...) -> None: ...
+    track_first_index: int
+    track_id: int
+    def __init__(self, id: _Optional[int] = ..., class_id: _Optional[int] = ..., score: _Optional[float] = ..., area: _Optional[int] = ..., box: _Optional[_Union[Box, _Mapping]] = ..., source: _Optional[_Union[SegmentSource, str]] = ..., grown_area: _Optional[int] = ..., track_id: _Optional[int] = ..., track_first_index: _Optional[int] = ...) -> None: ...
 
 class StageTimings(_message.Message):
-    __slots__ = ["batch_size", "decode_us", "encode_us", "fusion_us", "inference_us", "queue_us", "total_us"]
+    __slots__ = ["batch_size", "decode_us", "encode_us", "fusion_us", "inference_us", "queue_us", "total_us", "track_us"]
     BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
     DECODE_US_FIELD_NUMBER: _ClassVar[int]
     ENCODE_US_FIELD_NUMBER: _ClassVar[int]
@@ -317,6 +329,7 @@ class StageTimings(_message.Message):
     INFERENCE_US_FIELD_NUMBER: _ClassVar[int]
     QUEUE_US_FIELD_NUMBER: _ClassVar[int]
     TOTAL_US_FIELD_NUMBER: _ClassVar[int]
+    TRACK_US_FIELD_NUMBER: _ClassVar[int]
     batch_size: int
     decode_us: int
     encode_us: int
@@ -324,19 +337,46 @@ class StageTimings(_message.Message):
     inference_us: int
     queue_us: int
     total_us: int
-    def __init__(self, decode_us: _Optional[int] = ..., queue_us: _Optional[int] = ..., inference_us: _Optional[int] = ..., fusion_us: _Optional[int] = ..., encode_us: _Optional[int] = ..., total_us: _Optional[int] = ..., batch_size: _Optional[int] = ...) -> None: ...
+    track_us: int
+    def __init__(self, decode_us: _Optional[int] = ..., queue_us: _Optional[int] = ..., inference_us: _Optional[int] = ..., fusion_us: _Optional[int] = ..., encode_us: _Optional[int] = ..., total_us: _Optional[int] = ..., batch_size: _Optional[int] = ..., track_us: _Optional[int] = ...) -> None: ...
 
 class StreamOptions(_message.Message):
-    __slots__ = ["fusion", "model", "output", "overload"]
+    __slots__ = ["fusion", "model", "output", "overload", "tracking"]
     FUSION_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_FIELD_NUMBER: _ClassVar[int]
     OVERLOAD_FIELD_NUMBER: _ClassVar[int]
+    TRACKING_FIELD_NUMBER: _ClassVar[int]
     fusion: FusionOptions
     model: str
     output: OutputOptions
     overload: OverloadPolicy
-    def __init__(self, model: _Optional[str] = ..., output: _Optional[_Union[OutputOptions, _Mapping]] = ..., fusion: _Optional[_Union[FusionOptions, _Mapping]] = ..., overload: _Optional[_Union[OverloadPolicy, str]] = ...) -> None: ...
+    tracking: TrackingOptions
+    def __init__(self, model: _Optional[str] = ..., output: _Optional[_Union[OutputOptions, _Mapping]] = ..., fusion: _Optional[_Union[FusionOptions, _Mapping]] = ..., overload: _Optional[_Union[OverloadPolicy, str]] = ..., tracking: _Optional[_Union[TrackingOptions, _Mapping]] = ...) -> None: ...
+
+class TrackSummary(_message.Message):
+    __slots__ = ["class_id", "first_index", "frames_seen", "last_index", "track_id"]
+    CLASS_ID_FIELD_NUMBER: _ClassVar[int]
+    FIRST_INDEX_FIELD_NUMBER: _ClassVar[int]
+    FRAMES_SEEN_FIELD_NUMBER: _ClassVar[int]
+    LAST_INDEX_FIELD_NUMBER: _ClassVar[int]
+    TRACK_ID_FIELD_NUMBER: _ClassVar[int]
+    class_id: int
+    first_index: int
+    frames_seen: int
+    last_index: int
+    track_id: int
+    def __init__(self, track_id: _Optional[int] = ..., class_id: _Optional[int] = ..., first_index: _Optional[int] = ..., last_index: _Optional[int] = ..., frames_seen: _Optional[int] = ...) -> None: ...
+
+class TrackingOptions(_message.Message):
+    __slots__ = ["enabled", "iou_threshold", "max_age"]
+    ENABLED_FIELD_NUMBER: _ClassVar[int]
+    IOU_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    MAX_AGE_FIELD_NUMBER: _ClassVar[int]
+    enabled: bool
+    iou_threshold: float
+    max_age: int
+    def __init__(self, enabled: bool = ..., iou_threshold: _Optional[float] = ..., max_age: _Optional[int] = ...) -> None: ...
 
 class UploadSource(_message.Message):
     __slots__ = ["container_format", "size_bytes"]

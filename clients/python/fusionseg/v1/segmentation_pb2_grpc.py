@@ -27,6 +27,7 @@ class SegmentationServiceStub(object):
     for the server's idle timeout
     UNAUTHENTICATED    the server requires a bearer token and none or a wrong one was sent
     CANCELLED          the client cancelled
+    OUT_OF_RANGE       with tracking on, the stream numbered its 16776959th track (reopen it)
     INTERNAL           the decoder crashed, or a bug (logged on the server)
     Messages never carry server paths or ffmpeg's own output.
     """
@@ -76,6 +77,7 @@ class SegmentationServiceServicer(object):
     for the server's idle timeout
     UNAUTHENTICATED    the server requires a bearer token and none or a wrong one was sent
     CANCELLED          the client cancelled
+    OUT_OF_RANGE       with tracking on, the stream numbered its 16776959th track (reopen it)
     INTERNAL           the decoder crashed, or a bug (logged on the server)
     Messages never carry server paths or ffmpeg's own output.
     """
@@ -150,6 +152,7 @@ class SegmentationService(object):
     for the server's idle timeout
     UNAUTHENTICATED    the server requires a bearer token and none or a wrong one was sent
     CANCELLED          the client cancelled
+    OUT_OF_RANGE       with tracking on, the stream numbered its 16776959th track (reopen it)
     INTERNAL           the decoder crashed, or a bug (logged on the server)
     Messages never carry server paths or ffmpeg's own output.
     """

@@ -29,16 +29,22 @@ export const protobufFileName = "fusionseg/v1/segmentation.proto";
  * How a per-pixel map is returned. Maps are row-major, `width` x `height` of the FrameResult (the pixels
  * the segments are counted in). The semantic map holds the label space's class id per pixel
  * (ModelInfo.label_space), 255 = void (no class). The instance map holds the id of the pixel's segment
- * (Segment.id), 0 = no instance.
+ * (Segment.id), 0 = no instance. With tracking on (FrameResult.tracked), Segment.id is the track id, which
+ * outgrows 16 bits on a long stream, so the instance map is wider: 4 bytes per pixel for RAW and RLE, and
+ * for PNG an 8-bit RGB image whose pixel value is R + 256 G + 65536 B (3 bytes per pixel); the map's
+ * `bytes_per_pixel` says which.
  */
 export enum MapEncoding {
   /** MAP_ENCODING_UNSPECIFIED - The server's default, for both maps: RLE. */
   MAP_ENCODING_UNSPECIFIED = 0,
   /** MAP_ENCODING_NONE - Not returned. */
   MAP_ENCODING_NONE = 1,
-  /** MAP_ENCODING_RAW - Row-major pixels, little-endian, `bytes_per_pixel` each (1 for semantic, 2 for instance maps). */
+  /**
+   * MAP_ENCODING_RAW - Row-major pixels, little-endian, `bytes_per_pixel` each (1 for semantic, 2 for instance maps, 4 for
+   * tracked instance maps).
+   */
   MAP_ENCODING_RAW = 2,
-  /** MAP_ENCODING_PNG - A PNG: 8-bit grey for semantic maps, 16-bit grey for instance maps. */
+  /** MAP_ENCODING_PNG - A PNG: 8-bit grey for semantic maps, 16-bit grey for instance maps, 8-bit RGB for tracked instance maps. */
   MAP_ENCODING_PNG = 3,
   /** MAP_ENCODING_RLE - Run-length: row-major runs as pairs of unsigned LEB128 varints (value, run length). */
   MAP_ENCODING_RLE = 4,
@@ -287,8 +293,30 @@ export interface FusionOptions {
   newInstances?:
     | boolean
     | undefined;
-  /** default 1 pixel */
+  /** default: ModelInfo.default_fusion */
   minNewInstanceArea?: number | undefined;
+}
+
+/**
+ * Tracking: instance ids that persist across a stream's frames. Each frame's instances (after fusion) are
+ * matched, in frame order, to the stream's tracks by mask overlap: the pixels shared by the instance and a
+ * track's last mask (moved by the track's velocity), as intersection over union; an instance continues the
+ * track of the same class it overlaps most, greedily by IoU, when that IoU is at least `iou_threshold`;
+ * other instances start new tracks. A track not matched in a frame is kept for `max_age` frames (an object
+ * hidden for a moment keeps its id), then ends. Unset fields take the server's defaults
+ * (ModelInfo.default_tracking).
+ */
+export interface TrackingOptions {
+  /**
+   * Default: on for ProcessVideo and for StreamFrames with INPUT_KIND_ENCODED_VIDEO; off for StreamFrames
+   * with frames (still images, or a camera whose frames are consecutive: then switch it on).
+   */
+  enabled?: boolean | undefined;
+  iouThreshold?:
+    | number
+    | undefined;
+  /** In frames of the stream (a frame dropped under OVERLOAD_POLICY_DROP_OLDEST counts). */
+  maxAge?: number | undefined;
 }
 
 /** What each FrameResult carries. */
@@ -303,7 +331,8 @@ export interface OutputOptions {
    * A COCO-panoptic PNG of the fused result (FrameResult.panoptic_png): RGB, each pixel's id =
    * R + 256 G + 65536 B. A pixel of an instance carries the instance's id, the `id` of its entry in
    * `segments`; any other labelled pixel (stuff, or a thing pixel no instance took) carries 65536 + its
-   * semantic class id, and these ids are not in `segments`; a void pixel (semantic 255) is 0.
+   * semantic class id (16776960 + class id when FrameResult.tracked), and these ids are not in `segments`;
+   * a void pixel (semantic 255) is 0.
    */
   panopticPng: boolean;
   /**
@@ -325,6 +354,7 @@ export interface StreamOptions {
   output?: OutputOptions | undefined;
   fusion?: FusionOptions | undefined;
   overload: OverloadPolicy;
+  tracking?: TrackingOptions | undefined;
 }
 
 export interface OpenStream {
@@ -437,7 +467,11 @@ export interface Detection {
  * model's input size, or the source frame's size with output.source_resolution.
  */
 export interface Segment {
-  /** The instance id in the instance map and in the panoptic PNG (1 to 65535). */
+  /**
+   * The instance id in the instance map and in the panoptic PNG: 1 to 65535, new in every frame; with
+   * tracking on, the track id (1 to 16776959; the same object keeps it from frame to frame, and an id is
+   * never given to another object of the stream).
+   */
   id: number;
   /** Semantic class id of the label space (a thing class). */
   classId: number;
@@ -449,6 +483,23 @@ export interface Segment {
   source: SegmentSource;
   /** Pixels gained by region growing. */
   grownArea: number;
+  /**
+   * With tracking on: the track id (equal to `id`), and the index of the track's first frame. 0 and 0
+   * without tracking.
+   */
+  trackId: number;
+  trackFirstIndex: number;
+}
+
+/** A track that ended: its object was not seen for more than `max_age` frames, or the stream ended. */
+export interface TrackSummary {
+  trackId: number;
+  classId: number;
+  /** FrameResult.index of its first and last frames. */
+  firstIndex: number;
+  lastIndex: number;
+  /** Frames it was seen in (between first and last it may have been hidden). */
+  framesSeen: number;
 }
 
 /** Time a frame spent in each stage, in microseconds. */
@@ -462,6 +513,8 @@ export interface StageTimings {
   totalUs: number;
   /** Frames in the inference batch this frame was part of. */
   batchSize: number;
+  /** Associating the frame's instances with the stream's tracks (0 without tracking). */
+  trackUs: number;
 }
 
 export interface FrameResult {
@@ -520,6 +573,18 @@ export interface FrameResult {
    * pts still say which frame it was.
    */
   dropped: boolean;
+  /**
+   * Tracking is on: segment ids are track ids, in the segments, the instance map and the panoptic PNG
+   * (whose stuff ids are then 16776960 + class id, above every track id).
+   */
+  tracked: boolean;
+  /** Track ids that began in this frame. */
+  tracksBorn: number[];
+  /**
+   * Tracks that ended with this frame: lost for more than max_age frames. Tracks still live when the
+   * stream ends are not listed: their last frame is the last result whose segments carry their id.
+   */
+  tracksEnded: TrackSummary[];
 }
 
 export interface GetModelInfoRequest {
@@ -570,7 +635,11 @@ export interface ModelInfo {
   labelSpace?: LabelSpace | undefined;
   devices: Device[];
   batching?: BatchingSettings | undefined;
-  defaultFusion?: FusionOptions | undefined;
+  defaultFusion?:
+    | FusionOptions
+    | undefined;
+  /** The server's tracking defaults (`enabled` unset: it depends on the call, see TrackingOptions). */
+  defaultTracking?: TrackingOptions | undefined;
 }
 
 function createBaseFusionOptions(): FusionOptions {
@@ -766,6 +835,115 @@ export const FusionOptions: MessageFns<FusionOptions> = {
   },
 };
 
+function createBaseTrackingOptions(): TrackingOptions {
+  return { enabled: undefined, iouThreshold: undefined, maxAge: undefined };
+}
+
+export const TrackingOptions: MessageFns<TrackingOptions> = {
+  encode(message: TrackingOptions, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.enabled !== undefined) {
+      writer.uint32(8).bool(message.enabled);
+    }
+    if (message.iouThreshold !== undefined) {
+      writer.uint32(21).float(message.iouThreshold);
+    }
+    if (message.maxAge !== undefined) {
+      writer.uint32(24).uint32(message.maxAge);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TrackingOptions {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTrackingOptions();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.enabled = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 21) {
+              break;
+            }
+
+            message.iouThreshold = reader.float();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.maxAge = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TrackingOptions {
+    return {
+      enabled: isSet(object.enabled) ? globalThis.Boolean(object.enabled) : undefined,
+      iouThreshold: isSet(object.iouThreshold)
+        ? globalThis.Number(object.iouThreshold)
+        : isSet(object.iou_threshold)
+        ? globalThis.Number(object.iou_threshold)
+        : undefined,
+      maxAge: isSet(object.maxAge)
+        ? globalThis.Number(object.maxAge)
+        : isSet(object.max_age)
+        ? globalThis.Number(object.max_age)
+        : undefined,
+    };
+  },
+
+  toJSON(message: TrackingOptions): unknown {
+    const obj: any = {};
+    if (message.enabled !== undefined) {
+      obj.enabled = message.enabled;
+    }
+    if (message.iouThreshold !== undefined) {
+      obj.iouThreshold = floatToJson(message.iouThreshold);
+    }
+    if (message.maxAge !== undefined) {
+      obj.maxAge = Math.round(message.maxAge);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<TrackingOptions>): TrackingOptions {
+    return TrackingOptions.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TrackingOptions>): TrackingOptions {
+    const message = createBaseTrackingOptions();
+    message.enabled = object.enabled ?? undefined;
+    message.iouThreshold = object.iouThreshold ?? undefined;
+    message.maxAge = object.maxAge ?? undefined;
+    return message;
+  },
+};
+
 function createBaseOutputOptions(): OutputOptions {
   return {
     semanticMap: 0,
@@ -939,7 +1117,7 @@ export const OutputOptions: MessageFns<OutputOptions> = {
 };
 
 function createBaseStreamOptions(): StreamOptions {
-  return { model: "", output: undefined, fusion: undefined, overload: 0 };
+  return { model: "", output: undefined, fusion: undefined, overload: 0, tracking: undefined };
 }
 
 export const StreamOptions: MessageFns<StreamOptions> = {
@@ -955,6 +1133,9 @@ export const StreamOptions: MessageFns<StreamOptions> = {
     }
     if (message.overload !== 0) {
       writer.uint32(32).int32(message.overload);
+    }
+    if (message.tracking !== undefined) {
+      TrackingOptions.encode(message.tracking, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -1004,6 +1185,14 @@ export const StreamOptions: MessageFns<StreamOptions> = {
             message.overload = reader.int32() as any;
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.tracking = TrackingOptions.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1022,6 +1211,7 @@ export const StreamOptions: MessageFns<StreamOptions> = {
       output: isSet(object.output) ? OutputOptions.fromJSON(object.output) : undefined,
       fusion: isSet(object.fusion) ? FusionOptions.fromJSON(object.fusion) : undefined,
       overload: isSet(object.overload) ? overloadPolicyFromJSON(object.overload) : 0,
+      tracking: isSet(object.tracking) ? TrackingOptions.fromJSON(object.tracking) : undefined,
     };
   },
 
@@ -1039,6 +1229,9 @@ export const StreamOptions: MessageFns<StreamOptions> = {
     if (message.overload !== 0) {
       obj.overload = overloadPolicyToJSON(message.overload);
     }
+    if (message.tracking !== undefined) {
+      obj.tracking = TrackingOptions.toJSON(message.tracking);
+    }
     return obj;
   },
 
@@ -1055,6 +1248,9 @@ export const StreamOptions: MessageFns<StreamOptions> = {
       ? FusionOptions.fromPartial(object.fusion)
       : undefined;
     message.overload = object.overload ?? 0;
+    message.tracking = (object.tracking !== undefined && object.tracking !== null)
+      ? TrackingOptions.fromPartial(object.tracking)
+      : undefined;
     return message;
   },
 };
@@ -2452,7 +2648,17 @@ export const Detection: MessageFns<Detection> = {
 };
 
 function createBaseSegment(): Segment {
-  return { id: 0, classId: 0, score: 0, area: 0, box: undefined, source: 0, grownArea: 0 };
+  return {
+    id: 0,
+    classId: 0,
+    score: 0,
+    area: 0,
+    box: undefined,
+    source: 0,
+    grownArea: 0,
+    trackId: 0,
+    trackFirstIndex: 0,
+  };
 }
 
 export const Segment: MessageFns<Segment> = {
@@ -2477,6 +2683,12 @@ export const Segment: MessageFns<Segment> = {
     }
     if (message.grownArea !== 0) {
       writer.uint32(56).uint32(message.grownArea);
+    }
+    if (message.trackId !== 0) {
+      writer.uint32(64).uint32(message.trackId);
+    }
+    if (message.trackFirstIndex !== 0) {
+      writer.uint32(72).uint64(message.trackFirstIndex);
     }
     return writer;
   },
@@ -2550,6 +2762,22 @@ export const Segment: MessageFns<Segment> = {
             message.grownArea = reader.uint32();
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.trackId = reader.uint32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.trackFirstIndex = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2579,6 +2807,16 @@ export const Segment: MessageFns<Segment> = {
         : isSet(object.grown_area)
         ? globalThis.Number(object.grown_area)
         : 0,
+      trackId: isSet(object.trackId)
+        ? globalThis.Number(object.trackId)
+        : isSet(object.track_id)
+        ? globalThis.Number(object.track_id)
+        : 0,
+      trackFirstIndex: isSet(object.trackFirstIndex)
+        ? globalThis.Number(object.trackFirstIndex)
+        : isSet(object.track_first_index)
+        ? globalThis.Number(object.track_first_index)
+        : 0,
     };
   },
 
@@ -2605,6 +2843,12 @@ export const Segment: MessageFns<Segment> = {
     if (message.grownArea !== 0) {
       obj.grownArea = Math.round(message.grownArea);
     }
+    if (message.trackId !== 0) {
+      obj.trackId = Math.round(message.trackId);
+    }
+    if (message.trackFirstIndex !== 0) {
+      obj.trackFirstIndex = Math.round(message.trackFirstIndex);
+    }
     return obj;
   },
 
@@ -2620,12 +2864,167 @@ export const Segment: MessageFns<Segment> = {
     message.box = (object.box !== undefined && object.box !== null) ? Box.fromPartial(object.box) : undefined;
     message.source = object.source ?? 0;
     message.grownArea = object.grownArea ?? 0;
+    message.trackId = object.trackId ?? 0;
+    message.trackFirstIndex = object.trackFirstIndex ?? 0;
+    return message;
+  },
+};
+
+function createBaseTrackSummary(): TrackSummary {
+  return { trackId: 0, classId: 0, firstIndex: 0, lastIndex: 0, framesSeen: 0 };
+}
+
+export const TrackSummary: MessageFns<TrackSummary> = {
+  encode(message: TrackSummary, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.trackId !== 0) {
+      writer.uint32(8).uint32(message.trackId);
+    }
+    if (message.classId !== 0) {
+      writer.uint32(16).uint32(message.classId);
+    }
+    if (message.firstIndex !== 0) {
+      writer.uint32(24).uint64(message.firstIndex);
+    }
+    if (message.lastIndex !== 0) {
+      writer.uint32(32).uint64(message.lastIndex);
+    }
+    if (message.framesSeen !== 0) {
+      writer.uint32(40).uint32(message.framesSeen);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TrackSummary {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTrackSummary();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.trackId = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.classId = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.firstIndex = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.lastIndex = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.framesSeen = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TrackSummary {
+    return {
+      trackId: isSet(object.trackId)
+        ? globalThis.Number(object.trackId)
+        : isSet(object.track_id)
+        ? globalThis.Number(object.track_id)
+        : 0,
+      classId: isSet(object.classId)
+        ? globalThis.Number(object.classId)
+        : isSet(object.class_id)
+        ? globalThis.Number(object.class_id)
+        : 0,
+      firstIndex: isSet(object.firstIndex)
+        ? globalThis.Number(object.firstIndex)
+        : isSet(object.first_index)
+        ? globalThis.Number(object.first_index)
+        : 0,
+      lastIndex: isSet(object.lastIndex)
+        ? globalThis.Number(object.lastIndex)
+        : isSet(object.last_index)
+        ? globalThis.Number(object.last_index)
+        : 0,
+      framesSeen: isSet(object.framesSeen)
+        ? globalThis.Number(object.framesSeen)
+        : isSet(object.frames_seen)
+        ? globalThis.Number(object.frames_seen)
+        : 0,
+    };
+  },
+
+  toJSON(message: TrackSummary): unknown {
+    const obj: any = {};
+    if (message.trackId !== 0) {
+      obj.trackId = Math.round(message.trackId);
+    }
+    if (message.classId !== 0) {
+      obj.classId = Math.round(message.classId);
+    }
+    if (message.firstIndex !== 0) {
+      obj.firstIndex = Math.round(message.firstIndex);
+    }
+    if (message.lastIndex !== 0) {
+      obj.lastIndex = Math.round(message.lastIndex);
+    }
+    if (message.framesSeen !== 0) {
+      obj.framesSeen = Math.round(message.framesSeen);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<TrackSummary>): TrackSummary {
+    return TrackSummary.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TrackSummary>): TrackSummary {
+    const message = createBaseTrackSummary();
+    message.trackId = object.trackId ?? 0;
+    message.classId = object.classId ?? 0;
+    message.firstIndex = object.firstIndex ?? 0;
+    message.lastIndex = object.lastIndex ?? 0;
+    message.framesSeen = object.framesSeen ?? 0;
     return message;
   },
 };
 
 function createBaseStageTimings(): StageTimings {
-  return { decodeUs: 0, queueUs: 0, inferenceUs: 0, fusionUs: 0, encodeUs: 0, totalUs: 0, batchSize: 0 };
+  return { decodeUs: 0, queueUs: 0, inferenceUs: 0, fusionUs: 0, encodeUs: 0, totalUs: 0, batchSize: 0, trackUs: 0 };
 }
 
 export const StageTimings: MessageFns<StageTimings> = {
@@ -2650,6 +3049,9 @@ export const StageTimings: MessageFns<StageTimings> = {
     }
     if (message.batchSize !== 0) {
       writer.uint32(56).uint32(message.batchSize);
+    }
+    if (message.trackUs !== 0) {
+      writer.uint32(64).uint64(message.trackUs);
     }
     return writer;
   },
@@ -2723,6 +3125,14 @@ export const StageTimings: MessageFns<StageTimings> = {
             message.batchSize = reader.uint32();
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.trackUs = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2772,6 +3182,11 @@ export const StageTimings: MessageFns<StageTimings> = {
         : isSet(object.batch_size)
         ? globalThis.Number(object.batch_size)
         : 0,
+      trackUs: isSet(object.trackUs)
+        ? globalThis.Number(object.trackUs)
+        : isSet(object.track_us)
+        ? globalThis.Number(object.track_us)
+        : 0,
     };
   },
 
@@ -2798,6 +3213,9 @@ export const StageTimings: MessageFns<StageTimings> = {
     if (message.batchSize !== 0) {
       obj.batchSize = Math.round(message.batchSize);
     }
+    if (message.trackUs !== 0) {
+      obj.trackUs = Math.round(message.trackUs);
+    }
     return obj;
   },
 
@@ -2813,6 +3231,7 @@ export const StageTimings: MessageFns<StageTimings> = {
     message.encodeUs = object.encodeUs ?? 0;
     message.totalUs = object.totalUs ?? 0;
     message.batchSize = object.batchSize ?? 0;
+    message.trackUs = object.trackUs ?? 0;
     return message;
   },
 };
@@ -2839,6 +3258,9 @@ function createBaseFrameResult(): FrameResult {
     droppedComponents: 0,
     detections: [],
     dropped: false,
+    tracked: false,
+    tracksBorn: [],
+    tracksEnded: [],
   };
 }
 
@@ -2903,6 +3325,19 @@ export const FrameResult: MessageFns<FrameResult> = {
     }
     if (message.dropped !== false) {
       writer.uint32(160).bool(message.dropped);
+    }
+    if (message.tracked !== false) {
+      writer.uint32(168).bool(message.tracked);
+    }
+    if (message.tracksBorn.length !== 0) {
+      writer.uint32(178).fork();
+      for (const v of message.tracksBorn) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    for (const v of message.tracksEnded) {
+      TrackSummary.encode(v!, writer.uint32(186).fork()).join();
     }
     return writer;
   },
@@ -3080,6 +3515,40 @@ export const FrameResult: MessageFns<FrameResult> = {
             message.dropped = reader.bool();
             continue;
           }
+          case 21: {
+            if (tag !== 168) {
+              break;
+            }
+
+            message.tracked = reader.bool();
+            continue;
+          }
+          case 22: {
+            if (tag === 176) {
+              message.tracksBorn.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 178) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.tracksBorn.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 23: {
+            if (tag !== 186) {
+              break;
+            }
+
+            message.tracksEnded.push(TrackSummary.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3158,6 +3627,17 @@ export const FrameResult: MessageFns<FrameResult> = {
         ? object.detections.map((e: any) => Detection.fromJSON(e))
         : [],
       dropped: isSet(object.dropped) ? globalThis.Boolean(object.dropped) : false,
+      tracked: isSet(object.tracked) ? globalThis.Boolean(object.tracked) : false,
+      tracksBorn: globalThis.Array.isArray(object?.tracksBorn)
+        ? object.tracksBorn.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.tracks_born)
+        ? object.tracks_born.map((e: any) => globalThis.Number(e))
+        : [],
+      tracksEnded: globalThis.Array.isArray(object?.tracksEnded)
+        ? object.tracksEnded.map((e: any) => TrackSummary.fromJSON(e))
+        : globalThis.Array.isArray(object?.tracks_ended)
+        ? object.tracks_ended.map((e: any) => TrackSummary.fromJSON(e))
+        : [],
     };
   },
 
@@ -3223,6 +3703,15 @@ export const FrameResult: MessageFns<FrameResult> = {
     if (message.dropped !== false) {
       obj.dropped = message.dropped;
     }
+    if (message.tracked !== false) {
+      obj.tracked = message.tracked;
+    }
+    if (message.tracksBorn?.length) {
+      obj.tracksBorn = message.tracksBorn.map((e) => Math.round(e));
+    }
+    if (message.tracksEnded?.length) {
+      obj.tracksEnded = message.tracksEnded.map((e) => TrackSummary.toJSON(e));
+    }
     return obj;
   },
 
@@ -3257,6 +3746,9 @@ export const FrameResult: MessageFns<FrameResult> = {
     message.droppedComponents = object.droppedComponents ?? 0;
     message.detections = object.detections?.map((e) => Detection.fromPartial(e)) || [];
     message.dropped = object.dropped ?? false;
+    message.tracked = object.tracked ?? false;
+    message.tracksBorn = object.tracksBorn?.map((e) => e) || [];
+    message.tracksEnded = object.tracksEnded?.map((e) => TrackSummary.fromPartial(e)) || [];
     return message;
   },
 };
@@ -3901,6 +4393,7 @@ function createBaseModelInfo(): ModelInfo {
     devices: [],
     batching: undefined,
     defaultFusion: undefined,
+    defaultTracking: undefined,
   };
 }
 
@@ -3929,6 +4422,9 @@ export const ModelInfo: MessageFns<ModelInfo> = {
     }
     if (message.defaultFusion !== undefined) {
       FusionOptions.encode(message.defaultFusion, writer.uint32(66).fork()).join();
+    }
+    if (message.defaultTracking !== undefined) {
+      TrackingOptions.encode(message.defaultTracking, writer.uint32(74).fork()).join();
     }
     return writer;
   },
@@ -4010,6 +4506,14 @@ export const ModelInfo: MessageFns<ModelInfo> = {
             message.defaultFusion = FusionOptions.decode(reader, reader.uint32());
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.defaultTracking = TrackingOptions.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4050,6 +4554,11 @@ export const ModelInfo: MessageFns<ModelInfo> = {
         : isSet(object.default_fusion)
         ? FusionOptions.fromJSON(object.default_fusion)
         : undefined,
+      defaultTracking: isSet(object.defaultTracking)
+        ? TrackingOptions.fromJSON(object.defaultTracking)
+        : isSet(object.default_tracking)
+        ? TrackingOptions.fromJSON(object.default_tracking)
+        : undefined,
     };
   },
 
@@ -4079,6 +4588,9 @@ export const ModelInfo: MessageFns<ModelInfo> = {
     if (message.defaultFusion !== undefined) {
       obj.defaultFusion = FusionOptions.toJSON(message.defaultFusion);
     }
+    if (message.defaultTracking !== undefined) {
+      obj.defaultTracking = TrackingOptions.toJSON(message.defaultTracking);
+    }
     return obj;
   },
 
@@ -4100,6 +4612,9 @@ export const ModelInfo: MessageFns<ModelInfo> = {
       : undefined;
     message.defaultFusion = (object.defaultFusion !== undefined && object.defaultFusion !== null)
       ? FusionOptions.fromPartial(object.defaultFusion)
+      : undefined;
+    message.defaultTracking = (object.defaultTracking !== undefined && object.defaultTracking !== null)
+      ? TrackingOptions.fromPartial(object.defaultTracking)
       : undefined;
     return message;
   },
@@ -4127,6 +4642,7 @@ export const ModelInfo: MessageFns<ModelInfo> = {
  *                      for the server's idle timeout
  *   UNAUTHENTICATED    the server requires a bearer token and none or a wrong one was sent
  *   CANCELLED          the client cancelled
+ *   OUT_OF_RANGE       with tracking on, the stream numbered its 16776959th track (reopen it)
  *   INTERNAL           the decoder crashed, or a bug (logged on the server)
  * Messages never carry server paths or ffmpeg's own output.
  */
