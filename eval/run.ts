@@ -153,7 +153,7 @@ if (values.video) {
       ...(sequences === undefined ? {} : { limitSequences: sequences }),
     });
     const table = videoTable(report);
-    const agreement = report.serverAgreement!;
+    const agreement = report.serverAgreement;
     const header =
       `${info.name}: ${report.sequences} sequences, ${report.frames} frames, ${report.groundTruthTracks} ground-truth ` +
       `tracks; tracking IoU ${trackIou}, max age ${maxAge}; the server's tracked output equals the tracker run ` +

@@ -99,7 +99,6 @@ try {
         fusion,
         tracking: trackingGrid[0]!,
         sweep: trackingGrid,
-        serverCheck: false,
         quiet: true,
       });
       const best = [...video.sweep].sort((a, b) => b.figures.stq - a.figures.stq)[0]!;

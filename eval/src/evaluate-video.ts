@@ -3,10 +3,10 @@
  * call per sequence, as a camera would send it), scored with STQ (AQ, SQ), VPQ (k = 0, 5, 10, 15) and id
  * switches. The rows compare ways of numbering the same fused instances across frames:
  *
- * - per-frame ids: the ids fusion gives each frame (what clients got before tracking);
+ * - per-frame ids: 1..n in each frame, as fusion numbers a frame's instances (what clients got before tracking);
  * - box IoU: the tracker associating by box overlap;
- * - mask overlap: the tracker as the server runs it (association by mask overlap), computed here on the
- *   untracked results and checked against the server's own tracked output, frame by frame;
+ * - mask overlap: the tracker as the server runs it (association by mask overlap), run here on the per-frame
+ *   ids and checked against the server's own tracked output of the same frames, frame by frame;
  * - oracle: the ground-truth panoptic maps, renumbered per frame, fed through the same tracker: it must find
  *   the ground truth's tracks again (AQ near 100), a sanity check of the tracker and the metrics.
  */
@@ -50,8 +50,6 @@ export interface VideoEvalOptions {
   readonly tracking: TrackingSettings;
   /** More parameters to score the mask-overlap tracker with, on the same fused frames (the defaults sweep). */
   readonly sweep?: readonly TrackingSettings[];
-  /** Also stream every sequence with the server tracking it, and compare with the tracker run here (default true). */
-  readonly serverCheck?: boolean;
   readonly quiet?: boolean;
   readonly limitSequences?: number;
 }
@@ -66,8 +64,8 @@ export interface VideoEvalReport {
   readonly rows: readonly { readonly variant: Variant; readonly figures: VideoFigures }[];
   /** The mask-overlap tracker with each of `sweep`'s parameters. */
   readonly sweep: readonly { readonly tracking: TrackingSettings; readonly figures: VideoFigures }[];
-  /** Frames where the server's tracked output equals the tracker run here on its untracked output. */
-  readonly serverAgreement: { readonly frames: number; readonly agreeing: number } | null;
+  /** Frames where the server's tracked output equals the tracker run here on the same frames' per-frame ids. */
+  readonly serverAgreement: { readonly frames: number; readonly agreeing: number };
 }
 
 class VariantScore {
@@ -157,6 +155,31 @@ function trackInputs(result: SegmentationResult['result']): TrackInput[] {
   }));
 }
 
+/**
+ * A tracked result numbered as an untracked one: its segments get ids 1..n in their order, and the map
+ * follows. (Fusion numbers a frame's instances in that order, skipping ids it left without pixels.)
+ */
+function perFrameNumbering(
+  tracks: Uint16Array | Uint32Array,
+  result: SegmentationResult['result'],
+): { instance: Uint16Array; inputs: TrackInput[] } {
+  const rankOf = new Map<number, number>(result.segments.map((segment, i) => [segment.id, i + 1]));
+  const instance = new Uint16Array(tracks.length);
+  let last = 0;
+  let lastRank = 0;
+  for (let p = 0; p < tracks.length; p++) {
+    const id = tracks[p]!;
+    if (id === 0) continue;
+    if (id !== last) {
+      last = id;
+      lastRank = rankOf.get(id) ?? 0;
+    }
+    instance[p] = lastRank;
+  }
+  const inputs = trackInputs(result).map((input, i) => ({ ...input, id: i + 1 }));
+  return { instance, inputs };
+}
+
 /** An instance map renumbered through `trackOf` (ids without a track become 0). */
 function renumber(instance: ArrayLike<number>, trackOf: Uint32Array): Uint32Array {
   const out = new Uint32Array(instance.length);
@@ -221,7 +244,6 @@ export async function evaluateVideo(
   const started = performance.now();
   let sequences = await listSequences(root, split);
   if (options.limitSequences !== undefined) sequences = sequences.slice(0, options.limitSequences);
-  const serverCheck = options.serverCheck ?? true;
   const rows: Record<Variant, Numbering> = {
     'per-frame': new Numbering(labels, undefined),
     box: new Numbering(labels, { ...options.tracking, association: 'box' }),
@@ -246,52 +268,44 @@ export async function evaluateVideo(
   };
   for (const sequence of sequences) {
     for (const numbering of numberings) numbering.begin();
-    const untrackedResults = client.streamFrames(sequenceFrames(sequence), {
+    // One pass, tracked by the server: its per-frame numbering is recovered from each result's segments
+    // (1..n in their order, the order fusion numbers them in), so every row scores the very same fused frames.
+    const results = client.streamFrames(sequenceFrames(sequence), {
       output,
       fusion: options.fusion,
-      tracking: { enabled: false },
+      tracking: { enabled: true, iouThreshold: options.tracking.iouThreshold, maxAge: options.tracking.maxAge },
     });
-    const untracked = untrackedResults[Symbol.asyncIterator]();
-    const trackedResults = serverCheck
-      ? client.streamFrames(sequenceFrames(sequence), {
-          output,
-          fusion: options.fusion,
-          tracking: { enabled: true, iouThreshold: options.tracking.iouThreshold, maxAge: options.tracking.maxAge },
-        })
-      : undefined;
-    const tracked = trackedResults?.[Symbol.asyncIterator]();
-    for (const [index, frame] of sequence.frames.entries()) {
-      const [plain, withTracks] = await Promise.all([untracked.next(), tracked?.next()]);
-      if (plain.done === true || withTracks?.done === true) {
-        throw new Error(`${sequence.name}: the service answered ${index} of ${sequence.frames.length} frames`);
-      }
+    let index = 0;
+    for await (const { result, semantic, instance: serverTracks } of results) {
+      const frame = sequence.frames[index];
+      if (frame === undefined) throw new Error(`${sequence.name}: the service answered more frames than were sent`);
       const truth = await readSequenceFrame(frame, labels.trainIdOf);
-      const { result, semantic, instance } = plain.value;
       if (
         semantic === undefined ||
-        instance === undefined ||
+        serverTracks === undefined ||
+        !result.tracked ||
         result.width !== truth.width ||
         result.height !== truth.height
       ) {
         throw new Error(
-          `${sequence.name} frame ${index}: the result is ${result.width}x${result.height}, ` +
-            `the ground truth ${truth.width}x${truth.height}`,
+          `${sequence.name} frame ${index}: the result is ${result.width}x${result.height}` +
+            `${result.tracked ? '' : ' and untracked'}, the ground truth ${truth.width}x${truth.height}`,
         );
       }
       for (const track of new Set(truth.tracks)) if (track !== 0) groundTruthTracks.add(`${sequence.name}/${track}`);
-      const inputs = trackInputs(result);
+      const { instance, inputs } = perFrameNumbering(serverTracks, result);
       rows['per-frame'].add(index, truth, semantic, instance, inputs);
       rows.box.add(index, truth, semantic, instance, inputs);
       const mine = rows.mask.add(index, truth, semantic, instance, inputs);
       for (const { numbering } of sweep) numbering.add(index, truth, semantic, instance, inputs);
-      const server = withTracks?.value.instance;
-      if (server !== undefined && server.length === mine.length && server.every((id, p) => id === mine[p])) agreeing++;
+      if (mine.every((id, p) => id === serverTracks[p])) agreeing++;
       const gt = groundTruthAsFrame(truth);
       rows.oracle.add(index, truth, truth.semantic, gt.instance, gt.segments);
       progress.update(++done, totalFrames);
+      index++;
     }
-    if ((await untracked.next()).done !== true || (await tracked?.next())?.done === false) {
-      throw new Error(`${sequence.name}: the service answered more frames than were sent`);
+    if (index !== sequence.frames.length) {
+      throw new Error(`${sequence.name}: the service answered ${index} of ${sequence.frames.length} frames`);
     }
     for (const numbering of numberings) numbering.end();
   }
@@ -303,7 +317,7 @@ export async function evaluateVideo(
     seconds: (performance.now() - started) / 1000,
     rows: VARIANTS.map((variant) => ({ variant, figures: rows[variant].score.figures() })),
     sweep: sweep.map(({ tracking, numbering }) => ({ tracking, figures: numbering.score.figures() })),
-    serverAgreement: serverCheck ? { frames: done, agreeing } : null,
+    serverAgreement: { frames: done, agreeing },
   };
 }
 
