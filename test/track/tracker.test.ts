@@ -402,10 +402,25 @@ test('brute force: the one-pass overlaps and IoUs equal a naive per-pair pixel l
   const random = seededRandom(42);
   let pairsChecked = 0;
   for (let trial = 0; trial < 150; trial++) {
-    const width = 5 + Math.floor(random() * 30);
-    const height = 5 + Math.floor(random() * 20);
+    const width = 5 + Math.floor(random() * 90);
+    const height = 5 + Math.floor(random() * 30);
     const previous = randomMap(random, width, height, 1 + Math.floor(random() * 6));
-    const current = randomMap(random, width, height, 1 + Math.floor(random() * 8));
+    const drawn = randomMap(random, width, height, 1 + Math.floor(random() * 8));
+    // Large ids now and then; the map as 16 bits (4-byte aligned or not) or 32 bits.
+    const offset = random() < 0.5 ? 0 : 40000;
+    const kind = Math.floor(random() * 3);
+    const instance =
+      kind === 2
+        ? new Uint32Array(drawn.instance.length)
+        : new Uint16Array(drawn.instance.length + 1).subarray(kind, kind + drawn.instance.length);
+    drawn.instance.forEach((id, p) => (instance[p] = id === 0 ? 0 : id + offset));
+    const current = {
+      instance,
+      // Now and then an id of the map is not among the segments: its pixels count for none.
+      segments: drawn.segments
+        .map((segment) => ({ ...segment, id: segment.id + offset }))
+        .filter((_, i) => i !== 0 || random() < 0.8),
+    };
     // Masks: the previous frame's segments (as the tracker stores them), with random shifts, some far out.
     const previousRuns = pairwiseOverlaps(width, height, previous.instance, previous.segments, []).segmentRuns;
     const masks = previousRuns.map((runs) => ({
@@ -544,6 +559,72 @@ test('the motion model finds a fast object again where it comes out from behind 
   // Box association has the same motion model.
   const box = runScenes(new Tracker(W, H, params({ maxAge: 3, association: 'box' })), alone);
   t.deepEqual([...idsOf(box, 'fast')], [1]);
+});
+
+test('brute force: a track keeps its segment plus only pixels other segments hide, as sorted, joined runs', (t) => {
+  const random = seededRandom(5);
+  const width = 96;
+  const height = 48;
+  // Shapes moving at random constant velocities, bouncing; later ones in front: many partial occlusions.
+  const movers = Array.from({ length: 7 }, (_, i) => ({
+    key: `m${i}`,
+    classId: i % 2,
+    x: random() * width,
+    y: random() * height,
+    vx: random() * 6 - 3,
+    vy: random() * 3 - 1.5,
+    w: 6 + Math.floor(random() * 20),
+    h: 6 + Math.floor(random() * 14),
+    ellipse: random() < 0.5,
+  }));
+  const tracker = new Tracker(width, height, params({ maxAge: 3 }));
+  const previousArea = new Map<number, number>();
+  let withHidden = 0;
+  for (let f = 0; f < 120; f++) {
+    for (const m of movers) {
+      m.x += m.vx;
+      m.y += m.vy;
+      if (m.x < -5 || m.x > width - 5) m.vx = -m.vx;
+      if (m.y < -5 || m.y > height - 5) m.vy = -m.vy;
+    }
+    const shapes = movers.map((m) => ({
+      key: m.key,
+      classId: m.classId,
+      x0: Math.round(m.x),
+      y0: Math.round(m.y),
+      x1: Math.round(m.x) + m.w - 1,
+      y1: Math.round(m.y) + m.h - 1,
+      ellipse: m.ellipse,
+    }));
+    const frame = render(shapes, f, width, height);
+    const tracked = tracker.update(f, frame.instance, frame.segments);
+    const listed = new Set(frame.segments.map((s) => s.id));
+    for (const segment of frame.segments) {
+      const trackId = tracked.trackOf[segment.id]!;
+      const runs = tracker.maskOf(trackId)!;
+      for (let r = 0; r < runs.length; r += 3) {
+        t.true(runs[r + 1]! < runs[r + 2]!);
+        if (r > 0 && runs[r - 3] === runs[r]) t.true(runs[r - 1]! < runs[r + 1]!, 'sorted, not touching');
+        else if (r > 0) t.true(runs[r - 3]! < runs[r]!, 'rows ascending');
+      }
+      const mask = new Set(pixelsOfRuns(runs, width));
+      const own = [...frame.instance.keys()].filter((p) => frame.instance[p] === segment.id);
+      t.true(
+        own.every((p) => mask.has(p)),
+        'the mask holds the segment',
+      );
+      const extra = [...mask].filter((p) => frame.instance[p] !== segment.id);
+      t.true(
+        extra.every((p) => listed.has(frame.instance[p]!)),
+        'extra pixels are hidden by segments',
+      );
+      if (tracked.born.includes(trackId)) t.is(extra.length, 0);
+      else t.true(mask.size <= Math.max(own.length, previousArea.get(trackId)!));
+      if (extra.length > 0) withHidden++;
+      previousArea.set(trackId, mask.size);
+    }
+  }
+  t.true(withHidden > 30);
 });
 
 test('box association keeps the ids of moving objects and tells classes apart', (t) => {

@@ -13,10 +13,12 @@
  * 2. **Prediction (constant velocity).** Every remaining track's mask is shifted by
  *    `round(velocity * (index - lastIndex))` pixels in x and y (integer shifts; pixels shifted out of the
  *    image are dropped): where a moving object should be now, also after frames in which it was hidden.
- * 3. **Overlaps, in one pass.** The shifted masks' pixels are read once each against the instance map, and
- *    every (track, segment) overlap is counted at the same time (not pixel loops per pair). Each segment's
- *    pixels are found in its box (a full-map scan replaces this when the pixels found in the boxes do not add
- *    up to the segments' areas). Cost: the pixels of the boxes plus those of the predicted masks.
+ * 3. **Overlaps, in one pass.** Each segment's pixels are gathered as runs, searched for in its box (a
+ *    full-map scan replaces this when the pixels found in the boxes do not add up to the segments' areas),
+ *    and filed by row. Then one pass over the tracks' shifted masks, run by run, intersects each run with the
+ *    segment runs of its row (found by binary search) and counts the overlaps of every (track, segment) pair
+ *    at the same time: no pixel loop per pair, and the masks' pixels are counted by runs instead of read one
+ *    by one. Cost: the pixels of the segments' boxes, plus the runs of the masks.
  * 4. **Matching, stage 1.** A (track, segment) pair is a candidate when their classes agree and
  *    IoU = overlap / (predicted track area + segment area - overlap) is at least `iouThreshold`. Candidates
  *    are taken greedily by IoU, highest first; ties go to the track seen more recently, then to the lower track
@@ -41,7 +43,8 @@
  * prediction (of the box, by the box centre's displacement), class check and greedy matching (stage 1 only),
  * with the IoU of the (inclusive) boxes; no pixel is read.
  *
- * Memory is bounded by the tracks alive (seen within `maxAge + 1` frames) and their masks; nothing grows
+ * Masks are kept as horizontal runs sorted by row then column, runs that touch joined (an Int32Array per
+ * track). Memory is bounded by the tracks alive (seen within `maxAge + 1` frames) and their masks; nothing grows
  * with the stream's length. Scratch arrays are reused across frames; no allocation happens per pixel.
  */
 import { MAX_TRACK_ID } from '../../../wire/src/panoptic.js';
@@ -70,9 +73,13 @@ export interface TrackingParameters {
 export interface TrackInput {
   /** The instance's id in this frame's map: an integer in 1..MAX_INPUT_ID, unique within the frame. */
   readonly id: number;
+  /** Its class: a track only continues with segments of its own class. */
   readonly classId: number;
+  /** Its detection score (not used by the tracker). */
   readonly score: number;
+  /** Its pixels in the map. */
   readonly area: number;
+  /** Inclusive pixel bounds of its pixels: x0, y0, x1, y1. */
   readonly box: readonly [number, number, number, number];
 }
 
@@ -338,11 +345,21 @@ class PixelScratch {
   buildSumY = 0;
   /** Whether the last `gather` needed the full-map scan. */
   fullScan = false;
+  /**
+   * The segments' runs by row: those of row y are rowRuns[3 * rowStart[y] .. 3 * rowStart[y + 1]], as
+   * (first column, end column, slot), by column (disjoint: each pixel has one id).
+   */
+  readonly rowStart: Int32Array;
+  readonly #rowCursor: Int32Array;
+  rowRuns = new Int32Array(3 * 1024);
 
   constructor(
     readonly width: number,
     readonly height: number,
-  ) {}
+  ) {
+    this.rowStart = new Int32Array(height + 1);
+    this.#rowCursor = new Int32Array(height);
+  }
 
   /** Numbers the frame's ids (slotOf); throws RangeError on a repeated id. Undo with `unbind`. */
   bind(segments: readonly TrackInput[], maxId: number): void {
@@ -433,7 +450,50 @@ class PixelScratch {
       this.segmentSumY[s] = sumY;
       if (area !== segments[s]!.area) {
         this.#gatherFullScan(instance, segments);
-        return;
+        break;
+      }
+    }
+    this.#indexRows(segments.length);
+  }
+
+  /** Files the segments' runs by row (a counting sort), each row's by column (an insertion sort). */
+  #indexRows(count: number): void {
+    const { height, rowStart, segmentRuns, segmentStart, segmentEnd } = this;
+    const cursor = this.#rowCursor;
+    rowStart.fill(0);
+    for (let s = 0; s < count; s++) {
+      for (let r = segmentStart[s]!; r < segmentEnd[s]!; r += RUN) rowStart[segmentRuns[r]! + 1]!++;
+    }
+    for (let y = 0; y < height; y++) {
+      cursor[y] = rowStart[y]!;
+      rowStart[y + 1] = rowStart[y + 1]! + rowStart[y]!;
+    }
+    const rowRuns = (this.rowRuns = grown(this.rowRuns, RUN * rowStart[height]!));
+    for (let s = 0; s < count; s++) {
+      for (let r = segmentStart[s]!; r < segmentEnd[s]!; r += RUN) {
+        const k = RUN * cursor[segmentRuns[r]!]!++;
+        rowRuns[k] = segmentRuns[r + 1]!;
+        rowRuns[k + 1] = segmentRuns[r + 2]!;
+        rowRuns[k + 2] = s + 1;
+      }
+    }
+    for (let y = 0; y < height; y++) {
+      const first = RUN * rowStart[y]!;
+      const end = RUN * rowStart[y + 1]!;
+      for (let i = first + RUN; i < end; i += RUN) {
+        const start = rowRuns[i]!;
+        if (rowRuns[i - RUN]! <= start) continue;
+        const stop = rowRuns[i + 1]!;
+        const slot = rowRuns[i + 2]!;
+        let j = i - RUN;
+        for (; j >= first && rowRuns[j]! > start; j -= RUN) {
+          rowRuns[j + RUN] = rowRuns[j]!;
+          rowRuns[j + RUN + 1] = rowRuns[j + 1]!;
+          rowRuns[j + RUN + 2] = rowRuns[j + 2]!;
+        }
+        rowRuns[j + RUN] = start;
+        rowRuns[j + RUN + 1] = stop;
+        rowRuns[j + RUN + 2] = slot;
       }
     }
   }
@@ -494,47 +554,55 @@ class PixelScratch {
   }
 
   /**
-   * One track's mask, shifted by (dx, dy) and clipped, against the map: appends a (track, segment, overlap)
-   * pair for every segment it overlaps, and returns the shifted mask's area (its pixels inside the image).
-   * The pixels are read run by run of equal ids; the runs on segments are kept as pieces (row, first column,
-   * end column, slot) in `pieces[pieceStart .. pieceEnd]`, for `addHidden`.
+   * One track's mask, shifted by (dx, dy) and clipped, against the segments: appends a (track, segment,
+   * overlap) pair for every segment it overlaps, and returns the shifted mask's area (its pixels inside the
+   * image). One pass over the mask's runs, each intersected with the segment runs of its row (found by binary
+   * search): the pixels are counted without being read one by one. The intersections are kept as pieces
+   * (row, first column, end column, slot) in `pieces[pieceStart .. pieceEnd]`, for `buildMask`.
    */
-  overlap(instance: InstanceMap, track: number, runs: Int32Array, runLength: number, dx: number, dy: number): number {
-    const { width, height, slotOf, counts, touched } = this;
-    const limit = slotOf.length;
-    const pairs = pairsOf(instance);
+  overlap(track: number, runs: Int32Array, runLength: number, dx: number, dy: number): number {
+    const { width, height, counts, touched, rowStart, rowRuns } = this;
     let area = 0;
     let touchedCount = 0;
-    this.pieceStart = this.piecesLength;
+    let pieces = this.pieces;
+    let n = this.piecesLength;
+    this.pieceStart = n;
     for (let r = 0; r < runLength; r += RUN) {
       const y = runs[r]! + dy;
       if (y < 0 || y >= height) continue;
-      const a = Math.max(0, runs[r + 1]! + dx);
-      const b = Math.min(width, runs[r + 2]! + dx);
+      let a = runs[r + 1]! + dx;
+      let b = runs[r + 2]! + dx;
+      if (a < 0) a = 0;
+      if (b > width) b = width;
       if (a >= b) continue;
       area += b - a;
-      const row = y * width;
-      const end = row + b;
-      let p = row + a;
-      while (p < end) {
-        const v = instance[p]!;
-        const start = p;
-        p = sameUntil(instance, pairs, p + 1, end, v);
-        const slot = v < limit ? slotOf[v]! : 0;
-        if (slot === 0) continue;
+      // The first segment run of the row ending after a (ends increase with starts: the runs are disjoint).
+      let lo = rowStart[y]!;
+      let hi = rowStart[y + 1]!;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (rowRuns[RUN * mid + 1]! <= a) lo = mid + 1;
+        else hi = mid;
+      }
+      const last = rowStart[y + 1]!;
+      for (let k = RUN * lo, kEnd = RUN * last; k < kEnd; k += RUN) {
+        const start = rowRuns[k]!;
+        if (start >= b) break;
+        const from = start > a ? start : a;
+        const end = rowRuns[k + 1]!;
+        const to = end < b ? end : b;
+        const slot = rowRuns[k + 2]!;
         if (counts[slot] === 0) touched[touchedCount++] = slot;
-        counts[slot] = counts[slot]! + p - start;
-        if (this.piecesLength + PIECE > this.pieces.length) {
-          this.pieces = grown(this.pieces, this.piecesLength + PIECE, this.piecesLength);
-        }
-        const n = this.piecesLength;
-        this.pieces[n] = y;
-        this.pieces[n + 1] = start - row;
-        this.pieces[n + 2] = p - row;
-        this.pieces[n + 3] = slot;
-        this.piecesLength = n + PIECE;
+        counts[slot] = counts[slot]! + to - from;
+        if (n + PIECE > pieces.length) pieces = this.pieces = grown(pieces, n + PIECE, n);
+        pieces[n] = y;
+        pieces[n + 1] = from;
+        pieces[n + 2] = to;
+        pieces[n + 3] = slot;
+        n += PIECE;
       }
     }
+    this.piecesLength = n;
     this.pieceEnd = this.piecesLength;
     if (this.pairCount + touchedCount > this.pairTrack.length) {
       const size = 2 * (this.pairCount + touchedCount);
@@ -553,48 +621,74 @@ class PixelScratch {
     return area;
   }
 
-  /** Starts a new mask in `build` with segment `s`'s pixels. */
-  startBuild(s: number): void {
+  /**
+   * A new mask in `build`: segment `s`'s runs and, when `cap` > 0, the pixels of a track's shifted mask that
+   * a segment other than `s` covers (an object in front of it), at most `cap` of them, in run order (the
+   * track's pieces `pieces[from .. to]` from `overlap`). The two run lists, each by row then column, are
+   * merged so, and runs that touch are joined: masks stay sorted and unfragmented.
+   */
+  buildMask(s: number, from = 0, to = 0, cap = 0): void {
     const start = this.segmentStart[s]!;
-    const length = this.segmentEnd[s]! - start;
-    this.build = grown(this.build, length);
-    this.build.set(this.segmentRuns.subarray(start, start + length));
-    this.buildLength = length;
+    const end = this.segmentEnd[s]!;
+    const length = end - start;
+    const runs = this.segmentRuns;
     this.buildArea = this.segmentArea[s]!;
     this.buildSumX = this.segmentSumX[s]!;
     this.buildSumY = this.segmentSumY[s]!;
-  }
-
-  #pushBuildRun(y: number, start: number, end: number): void {
-    if (this.buildLength + RUN > this.build.length) {
-      this.build = grown(this.build, this.buildLength + RUN, this.buildLength);
+    if (cap <= 0 || from === to) {
+      this.build = grown(this.build, length);
+      this.build.set(runs.subarray(start, end));
+      this.buildLength = length;
+      return;
     }
-    const n = this.buildLength;
-    this.build[n] = y;
-    this.build[n + 1] = start;
-    this.build[n + 2] = end;
-    this.buildLength = n + RUN;
-    const length = end - start;
-    this.buildArea += length;
-    this.buildSumX += ((start + end - 1) * length) / 2;
-    this.buildSumY += y * length;
-  }
-
-  /**
-   * Adds to `build` the pixels of a track's shifted mask that a segment other than `own` covers (an object
-   * in front of it), at most `cap` of them, in run order: its pieces `pieces[from .. to]` from `overlap`.
-   */
-  addHidden(from: number, to: number, own: number, cap: number): void {
     const pieces = this.pieces;
-    const ownSlot = own + 1;
+    const ownSlot = s + 1;
+    // Runs from the segment and at most one hidden piece per piece: room for both.
+    const build = (this.build = grown(this.build, length + (RUN * (to - from)) / PIECE));
+    let n = 0;
     let left = cap;
-    for (let k = from; k < to && left > 0; k += PIECE) {
-      if (pieces[k + 3] === ownSlot) continue;
-      const start = pieces[k + 1]!;
-      const end = Math.min(pieces[k + 2]!, start + left);
-      this.#pushBuildRun(pieces[k]!, start, end);
-      left -= end - start;
+    let i = start;
+    let k = from;
+    let area = 0;
+    let sumX = 0;
+    let sumY = 0;
+    for (;;) {
+      // The next hidden piece: one on another segment, while the cap lasts.
+      if (left <= 0) k = to;
+      while (k < to && pieces[k + 3] === ownSlot) k += PIECE;
+      let y: number;
+      let a: number;
+      let b: number;
+      if (k < to && (i >= end || pieces[k]! < runs[i]! || (pieces[k] === runs[i] && pieces[k + 1]! < runs[i + 1]!))) {
+        y = pieces[k]!;
+        a = pieces[k + 1]!;
+        b = Math.min(pieces[k + 2]!, a + left);
+        left -= b - a;
+        area += b - a;
+        sumX += ((a + b - 1) * (b - a)) / 2;
+        sumY += y * (b - a);
+        k += PIECE;
+      } else if (i < end) {
+        y = runs[i]!;
+        a = runs[i + 1]!;
+        b = runs[i + 2]!;
+        i += RUN;
+      } else {
+        break;
+      }
+      if (n > 0 && build[n - RUN] === y && build[n - 1] === a) {
+        build[n - 1] = b;
+      } else {
+        build[n] = y;
+        build[n + 1] = a;
+        build[n + 2] = b;
+        n += RUN;
+      }
     }
+    this.buildLength = n;
+    this.buildArea += area;
+    this.buildSumX += sumX;
+    this.buildSumY += sumY;
   }
 }
 
@@ -623,7 +717,7 @@ export interface PairwiseOverlaps {
 /**
  * The tracker's pixel pass on its own (internal; exported for the tests): the segments' pixels gathered as
  * the tracker gathers them, and the overlap of every (mask, segment) pair counted in one pass over the
- * shifted masks' pixels.
+ * shifted masks' runs.
  */
 export function pairwiseOverlaps(
   width: number,
@@ -636,7 +730,7 @@ export function pairwiseOverlaps(
   scratch.bind(segments, Math.max(0, ...segments.map((s) => s.id)));
   try {
     scratch.gather(instance, segments);
-    const maskAreas = masks.map((m, t) => scratch.overlap(instance, t, m.runs, m.runs.length, m.dx, m.dy));
+    const maskAreas = masks.map((m, t) => scratch.overlap(t, m.runs, m.runs.length, m.dx, m.dy));
     const segmentAreas = segments.map((_, s) => scratch.segmentArea[s]!);
     const pairs = Array.from({ length: scratch.pairCount }, (_, k) => {
       const mask = scratch.pairTrack[k]!;
@@ -703,6 +797,15 @@ export class Tracker {
     return this.#tracks.length;
   }
 
+  /**
+   * The mask a live or lost track holds, a copy: runs (row, first column, end column exclusive, 3 ints
+   * each) by row then column; undefined for a track that ended or never was. For tests and debugging.
+   */
+  maskOf(trackId: number): Int32Array | undefined {
+    const track = this.#tracks.find((t) => t.id === trackId);
+    return track?.runs.slice(0, track.runLength);
+  }
+
   /** The id the next new track will get. */
   get nextTrackId(): number {
     return this.#nextId;
@@ -732,7 +835,7 @@ export class Tracker {
     try {
       if (mask) {
         pixels.gather(instance, segments);
-        this.#matchMasks(instance, candidates, segments, index);
+        this.#matchMasks(candidates, segments, index);
       } else {
         this.#matchBoxes(candidates, segments, index);
       }
@@ -766,7 +869,7 @@ export class Tracker {
         const segment = segments[s]!;
         const track = new Track(this.#nextId++, segment.classId, index, index);
         if (mask) {
-          pixels.startBuild(s);
+          pixels.buildMask(s);
           const area = pixels.buildArea;
           track.setMask(
             pixels.build,
@@ -827,13 +930,13 @@ export class Tracker {
   }
 
   /** Stages 1 and 2 of mask association: sets `segment` (and `matchedOverlap`) of the matched candidates. */
-  #matchMasks(instance: InstanceMap, candidates: readonly Track[], segments: readonly TrackInput[], index: number) {
+  #matchMasks(candidates: readonly Track[], segments: readonly TrackInput[], index: number): void {
     const pixels = this.#pixels;
     const threshold = this.#iouThreshold;
     for (let t = 0; t < candidates.length; t++) {
       const track = candidates[t]!;
       predictShift(track, index);
-      track.predictedArea = pixels.overlap(instance, t, track.runs, track.runLength, track.dx, track.dy);
+      track.predictedArea = pixels.overlap(t, track.runs, track.runLength, track.dx, track.dy);
       track.pieceStart = pixels.pieceStart;
       track.pieceEnd = pixels.pieceEnd;
       track.totalOverlap = 0;
@@ -908,7 +1011,7 @@ export class Tracker {
       if (px0 > px1 || py0 > py1) continue;
       const trackArea = (px1 - px0 + 1) * (py1 - py0 + 1);
       for (let s = 0; s < segments.length; s++) {
-        const box = boxes[s]!;
+        const box = boxes[s];
         if (box === undefined || segments[s]!.classId !== track.classId) continue;
         const w = Math.min(px1, box[2]) - Math.max(px0, box[0]) + 1;
         const h = Math.min(py1, box[3]) - Math.max(py0, box[1]) + 1;
@@ -928,11 +1031,9 @@ export class Tracker {
   #continueMask(track: Track, index: number): void {
     const pixels = this.#pixels;
     const s = track.segment;
-    pixels.startBuild(s);
-    const hiddenAtMost = track.predictedArea - pixels.buildArea;
-    if (track.totalOverlap > track.matchedOverlap && hiddenAtMost > 0) {
-      pixels.addHidden(track.pieceStart, track.pieceEnd, s, hiddenAtMost);
-    }
+    // Hidden pixels: at most what the object lost to occluders (when it overlaps other segments at all).
+    const hiddenAtMost = track.totalOverlap > track.matchedOverlap ? track.predictedArea - pixels.segmentArea[s]! : 0;
+    pixels.buildMask(s, track.pieceStart, track.pieceEnd, hiddenAtMost);
     const area = pixels.buildArea;
     const cx = pixels.buildSumX / area;
     const cy = pixels.buildSumY / area;
@@ -962,8 +1063,9 @@ export class Tracker {
 /** The track's predicted shift at frame `index`: its velocity times the frames since it was last seen, rounded. */
 function predictShift(track: Track, index: number): void {
   const frames = index - track.lastIndex;
-  track.dx = Math.round(track.vx * frames);
-  track.dy = Math.round(track.vy * frames);
+  // As int32 (| 0), also turning -0 into 0: the pixel loops then stay in integer arithmetic.
+  track.dx = Math.round(track.vx * frames) | 0;
+  track.dy = Math.round(track.vy * frames) | 0;
 }
 
 /** A matched track's motion: its velocity from the displacement of its centre, smoothed; seen at `index`. */
