@@ -1,7 +1,8 @@
 /**
  * `npm run demo`: starts a server in-process on the shipped default model, streams the shipped demo video
- * through it with `fusionseg stream`, and writes out/demo-overlay.mp4, a few PNG frames in out/demo-frames/
- * and out/demo.ndjson, then prints the summary.
+ * through it with `fusionseg stream` (tracked: each object keeps its id and colour), and writes
+ * out/demo-overlay.mp4, a few PNG frames in out/demo-frames/, out/demo.ndjson and the tracks in MOTChallenge
+ * form in out/demo-tracks.txt, then prints the summary.
  */
 import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -37,9 +38,13 @@ try {
     '25',
     '--json',
     `${out}/demo.ndjson`,
+    '--tracks',
+    `${out}/demo-tracks.txt`,
     '--summary',
   ]);
-  if (code === 0) console.log(`demo: wrote out/demo-overlay.mp4, out/demo-frames/ and out/demo.ndjson`);
+  if (code === 0) {
+    console.log('demo: wrote out/demo-overlay.mp4, out/demo-frames/, out/demo.ndjson and out/demo-tracks.txt');
+  }
 } finally {
   await service.stop();
 }

@@ -351,15 +351,15 @@ test('summary: tracks seen, born, ended and their mean length when tracked; noth
   t.notRegex(formatSummary(plain.build()), /tracks|track /);
 });
 
-test('tracking flags: on by default for videos, --track for frame streams, settings need tracking', (t) => {
-  t.deepEqual(trackingChoice({}, true), { options: undefined, on: true });
+test('tracking flags: on by default for videos, --track otherwise, settings need tracking; the choice is always sent', (t) => {
+  t.deepEqual(trackingChoice({}, true), { options: { enabled: true }, on: true });
   t.deepEqual(trackingChoice({ 'no-tracking': true }, true), { options: { enabled: false }, on: false });
   t.deepEqual(trackingChoice({ tracks: 'x.txt' }, true), { options: { enabled: true }, on: true });
   t.deepEqual(trackingChoice({ 'track-iou': '0.3', 'track-max-age': '0' }, true), {
     options: { enabled: true, iouThreshold: 0.3, maxAge: 0 },
     on: true,
   });
-  t.deepEqual(trackingChoice({}, false), { options: undefined, on: false });
+  t.deepEqual(trackingChoice({}, false), { options: { enabled: false }, on: false });
   t.deepEqual(trackingChoice({ track: true, 'track-max-age': '12' }, false), {
     options: { enabled: true, maxAge: 12 },
     on: true,
@@ -392,15 +392,23 @@ test('usage errors (exit 64) need no server: --tracks without tracking, bad trac
   ]);
   t.is(noTracking.code, 64, noTracking.stderr);
   t.regex(noTracking.stderr, /--tracks needs tracking, which --no-tracking switched off/);
-  const frameStream = await fusionseg(['stream', demoVideo, '--tracks', out, '--server', '127.0.0.1:1']);
+  const frameStream = await fusionseg([
+    'stream',
+    demoVideo,
+    '--no-tracking',
+    '--tracks',
+    out,
+    '--server',
+    '127.0.0.1:1',
+  ]);
   t.is(frameStream.code, 64, frameStream.stderr);
-  t.regex(frameStream.stderr, /--tracks needs tracking, which is off: add --track/);
+  t.regex(frameStream.stderr, /--tracks needs tracking, which --no-tracking switched off/);
   const badIou = await fusionseg(['stream', demoVideo, '--track', '--track-iou', 'high', '--server', '127.0.0.1:1']);
   t.is(badIou.code, 64, badIou.stderr);
   const help = await fusionseg(['process', '--help']);
   t.regex(help.stdout, /\[--no-tracking\] \[--track-iou X\] \[--track-max-age N\] \[--tracks out\.txt\]/);
   t.regex(help.stdout, /frame,id,bb_left,bb_top,bb_width,bb_height,conf,class,visibility/);
-  t.regex((await fusionseg(['stream', '--help'])).stdout, /\[--track \[--track-iou X\]/);
+  t.regex((await fusionseg(['stream', '--help'])).stdout, /\[--no-tracking \| --track-iou X --track-max-age N/);
 });
 
 interface NdjsonLine {

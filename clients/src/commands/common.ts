@@ -103,15 +103,15 @@ export const trackingSettingsOptions = {
 
 /** What a command asks of tracking: the options to send, and whether its results will be tracked. */
 export interface TrackingChoice {
-  /** Undefined: the server's default for the call. */
-  readonly options: Partial<TrackingOptions> | undefined;
+  /** Always says `enabled`: the command's choice, whatever the server's default for the call. */
+  readonly options: Partial<TrackingOptions>;
   readonly on: boolean;
 }
 
 /**
- * Tracking from the flags. `onByDefault`: the server tracks this call unless told not to (ProcessVideo,
- * encoded video), so `--no-tracking` switches it off; otherwise (frame streams) `--track` switches it on.
- * `--track-iou`, `--track-max-age` and `--tracks` need tracking on.
+ * Tracking from the flags. `onByDefault`: the command's frames are a video (every command that streams one),
+ * so `--no-tracking` switches tracking off; otherwise `--track` switches it on. `--track-iou`,
+ * `--track-max-age` and `--tracks` need tracking on.
  */
 export function trackingChoice(flags: TrackingFlags, onByDefault: boolean): TrackingChoice {
   const off = flags['no-tracking'] === true;
@@ -131,17 +131,13 @@ export function trackingChoice(flags: TrackingFlags, onByDefault: boolean): Trac
       );
     }
   }
-  if (!on) return { options: off ? { enabled: false } : undefined, on };
-  // Sent when a setting or the MOT file asks for tracking: otherwise the server's default (on) applies.
-  const asked = flags.track === true || iou !== undefined || maxAge !== undefined || flags.tracks !== undefined;
+  if (!on) return { options: { enabled: false }, on };
   return {
-    options: asked
-      ? {
-          enabled: true,
-          ...(iou === undefined ? {} : { iouThreshold: iou }),
-          ...(maxAge === undefined ? {} : { maxAge }),
-        }
-      : undefined,
+    options: {
+      enabled: true,
+      ...(iou === undefined ? {} : { iouThreshold: iou }),
+      ...(maxAge === undefined ? {} : { maxAge }),
+    },
     on,
   };
 }

@@ -95,7 +95,7 @@ export async function processCommand(argv: readonly string[], signal: AbortSigna
         instanceMap: MapEncoding.MAP_ENCODING_RLE,
         panopticPng: renderer.needsPanoptic,
       },
-      ...(tracking === undefined ? {} : { tracking }),
+      tracking,
     })) {
       const next = await localFrames?.next();
       const frame =

@@ -17,13 +17,14 @@ import { outputOptions, ResultRenderer, tracksHelp } from './render-results.js';
 
 export const streamUsage = `fusionseg stream <video|url|-> [--fps N] [--max-frames N] [--in-flight N]
     [--overlay out.mp4] [--frames-dir DIR] [--frames-every N] [--json out.ndjson] [--summary]
-    [--track [--track-iou X] [--track-max-age N] [--tracks out.txt]]
+    [--no-tracking | --track-iou X --track-max-age N --tracks out.txt]
     ${connectionUsage}
   Decodes the video here with ffmpeg and streams its frames over StreamFrames, as a camera client does.
-  Frame streams are not tracked unless --track asks for it: segment ids then are track ids that follow an
-  object from frame to frame (overlays colour each track its own colour); --track-iou X (0 < X <= 1, the
-  mask overlap an object needs to keep its track) and --track-max-age N (frames a lost track is kept)
-  override the server's defaults.
+  Its frames are a video, so they are tracked (the server tracks frame streams only when asked; this
+  command asks, unless --no-tracking): segment ids are track ids that follow an object from frame to
+  frame, and overlays colour each track its own colour. --track-iou X (0 < X <= 1, the mask overlap an
+  object needs to keep its track) and --track-max-age N (frames a lost track is kept) override the
+  server's defaults; --track is accepted and changes nothing.
   ${tracksHelp}`;
 
 /** `fusionseg stream`: client-side decoding, bidirectional frame streaming. */
@@ -38,6 +39,7 @@ export async function streamCommand(argv: readonly string[], signal: AbortSignal
       'max-frames': { type: 'string' },
       'in-flight': { type: 'string' },
       track: { type: 'boolean' },
+      'no-tracking': { type: 'boolean' },
       ...trackingSettingsOptions,
     },
     allowPositionals: true,
@@ -49,7 +51,7 @@ export async function streamCommand(argv: readonly string[], signal: AbortSignal
   const fps = positiveNumber(values.fps, 'fps');
   const maxFrames = positiveNumber(values['max-frames'], 'max-frames');
   const inFlight = positiveNumber(values['in-flight'], 'in-flight') ?? 8;
-  const tracking = trackingChoice(values, false).options;
+  const tracking = trackingChoice(values, true).options;
   const client = await connect(values);
   // Closed whatever happens: a failed call must not leave ffmpeg processes keeping the command alive.
   const opened: { decoder?: { close(): Promise<void> }; renderer?: ResultRenderer } = {};
@@ -90,7 +92,7 @@ export async function streamCommand(argv: readonly string[], signal: AbortSignal
         instanceMap: MapEncoding.MAP_ENCODING_RLE,
         panopticPng: renderer.needsPanoptic,
       },
-      ...(tracking === undefined ? {} : { tracking }),
+      tracking,
     });
     for await (const segmented of results) {
       const entry = sent.get(segmented.result.frameId);

@@ -75,8 +75,7 @@ export class TrackStage {
       }
       throw error;
     }
-    const firstIndexOf = new Float64Array(tracked.trackOf.length);
-    for (const segment of fused.segments) firstIndexOf[segment.id] = tracked.firstIndexOf[segment.id]!;
-    return { tracks: { trackOf: tracked.trackOf, firstIndexOf }, born: tracked.born, ended: tracked.ended };
+    const { trackOf, firstIndexOf, born, ended } = tracked;
+    return { tracks: { trackOf, firstIndexOf }, born, ended };
   }
 }
