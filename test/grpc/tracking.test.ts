@@ -84,11 +84,11 @@ function openWith(
 }
 
 async function run(t: Parameters<typeof startTestService>[0], requests: FrameRequest[]) {
-  const { client } = await startTestService(t);
+  const { client, service } = await startTestService(t);
   const call = streamFramesCall(client);
   const outcome = collect(call);
   await writeAll(call, requests);
-  return outcome;
+  return { ...(await outcome), metrics: service.context.metrics.registry };
 }
 
 /** Track id under the centre of each square. */
@@ -143,7 +143,7 @@ test('a car hidden for fewer frames than max_age keeps its id; hidden longer, it
   const still: Square = { x: 20, y: 10, size: 10 };
   // Visible in 0-3, hidden 4-6 (3 frames), visible 7-9, hidden 10-14 (5 frames), visible 15-16.
   const visible = (i: number) => i <= 3 || (i >= 7 && i <= 9) || i >= 15;
-  const { results, error } = await run(t, [
+  const { results, error, metrics } = await run(t, [
     openWith({ enabled: true, maxAge: 3 }),
     ...Array.from({ length: 17 }, (_, i) => frameWith(i, visible(i) ? [still] : [])),
   ]);
@@ -168,6 +168,8 @@ test('a car hidden for fewer frames than max_age keeps its id; hidden longer, it
     1,
     'each track ends once',
   );
+  t.regex(await metrics.getSingleMetricAsString('fusionseg_tracks_born_total'), /\{call="StreamFrames"\} 2\b/);
+  t.regex(await metrics.getSingleMetricAsString('fusionseg_tracks_ended_total'), /\{call="StreamFrames"\} 1\b/);
 });
 
 test('frame streams are untracked unless asked; then ids are per frame and maps 16-bit', async (t) => {

@@ -31,6 +31,8 @@ export class ServiceMetrics {
   readonly #framesOut: Counter<'call'>;
   readonly #framesFailed: Counter<'call' | 'reason'>;
   readonly #framesDropped: Counter<'call'>;
+  readonly #tracksBorn: Counter<'call'>;
+  readonly #tracksEnded: Counter<'call'>;
   readonly #streamsRefused: Counter<'call' | 'reason'>;
   readonly #streams: Counter<'call' | 'outcome'>;
   readonly #stageSeconds: Histogram<'stage'>;
@@ -55,6 +57,18 @@ export class ServiceMetrics {
       name: 'fusionseg_frames_failed_total',
       help: 'Frames that entered a stream and got no result, by why the stream ended.',
       labelNames: ['call', 'reason'],
+      registers: [registry],
+    });
+    this.#tracksBorn = new Counter({
+      name: 'fusionseg_tracks_born_total',
+      help: 'Tracks begun in tracked streams (objects first seen).',
+      labelNames: ['call'],
+      registers: [registry],
+    });
+    this.#tracksEnded = new Counter({
+      name: 'fusionseg_tracks_ended_total',
+      help: 'Tracks ended in tracked streams (lost for more than max_age frames).',
+      labelNames: ['call'],
       registers: [registry],
     });
     this.#framesDropped = new Counter({
@@ -150,12 +164,19 @@ export class ServiceMetrics {
   }
 
   /** A frame answered: segmented, or (`dropped`) answered as dropped by a live stream. */
-  frameOut(call: CallName, timings: StageTimings | undefined, dropped = false): void {
+  frameOut(
+    call: CallName,
+    timings: StageTimings | undefined,
+    dropped = false,
+    tracks: { readonly born: number; readonly ended: number } = { born: 0, ended: 0 },
+  ): void {
     if (dropped) {
       this.#framesDropped.inc({ call });
       return;
     }
     this.#framesOut.inc({ call });
+    if (tracks.born > 0) this.#tracksBorn.inc({ call }, tracks.born);
+    if (tracks.ended > 0) this.#tracksEnded.inc({ call }, tracks.ended);
     if (timings === undefined) return;
     const us = {
       decode: timings.decodeUs,

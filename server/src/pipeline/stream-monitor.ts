@@ -52,7 +52,10 @@ export class StreamMonitor {
 
   frameOut(result: FrameResult): void {
     this.#framesOut++;
-    this.metrics.frameOut(this.call, result.timings, result.dropped);
+    this.metrics.frameOut(this.call, result.timings, result.dropped, {
+      born: result.tracksBorn.length,
+      ended: result.tracksEnded.length,
+    });
   }
 
   /** Records the error the stream ends with (the first one counts). */

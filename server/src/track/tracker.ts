@@ -690,6 +690,34 @@ class PixelScratch {
     this.buildSumX += sumX;
     this.buildSumY += sumY;
   }
+
+  /**
+   * The overlap of a track's mask, shifted by (dx, dy) and clipped, with segment `s` alone; the shifted mask's
+   * area inside the image is left in `shiftedArea`. One merge of the two run lists (both by row then column).
+   */
+  overlapWith(runs: Int32Array, runLength: number, dx: number, dy: number, s: number): number {
+    const { width, height, segmentRuns } = this;
+    const end = this.segmentEnd[s]!;
+    let j = this.segmentStart[s]!;
+    let area = 0;
+    let overlap = 0;
+    for (let r = 0; r < runLength; r += RUN) {
+      const y = runs[r]! + dy;
+      if (y < 0 || y >= height) continue;
+      const a = Math.max(0, runs[r + 1]! + dx);
+      const b = Math.min(width, runs[r + 2]! + dx);
+      if (a >= b) continue;
+      area += b - a;
+      // Skip the segment's runs that end before this one (rows below, or ending at or left of a).
+      while (j < end && (segmentRuns[j]! < y || (segmentRuns[j] === y && segmentRuns[j + 2]! <= a))) j += RUN;
+      for (let k = j; k < end && segmentRuns[k] === y && segmentRuns[k + 1]! < b; k += RUN) {
+        overlap += Math.min(b, segmentRuns[k + 2]!) - Math.max(a, segmentRuns[k + 1]!);
+      }
+    }
+    this.shiftedArea = area;
+    return overlap;
+  }
+  shiftedArea = 0;
 }
 
 /** A shifted mask, for `pairwiseOverlaps`. */
