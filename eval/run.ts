@@ -40,9 +40,9 @@ const USAGE = `npm run eval -- --data DIR [options]
   --consistency category|class   fusion's pixel-to-pixel matching (default category)
   --no-growing               fusion without region growing
   --no-new-instances         fusion without new instances
-  --score-threshold X        detections fusion uses (default 0.5)
+  --score-threshold X        detections fusion uses (default: the server's)
   --mask-threshold X         mask threshold, for fusion and for the detector's own masks (default 0.5)
-  --min-new-instance-area N  smallest component fusion makes a new instance of, in pixels (default 1)
+  --min-new-instance-area N  smallest component fusion makes a new instance of, in pixels (default: the server's)
   --new-instance-score X     score of instances fusion finds without a detection (default 0.25)
   --limit N                  only the first N images
   --out DIR                  write eval.json and eval.md there
@@ -68,10 +68,10 @@ try {
       consistency: { type: 'string', default: 'category' },
       'no-growing': { type: 'boolean', default: false },
       'no-new-instances': { type: 'boolean', default: false },
-      'score-threshold': { type: 'string', default: '0.5' },
+      'score-threshold': { type: 'string' },
       'mask-threshold': { type: 'string', default: '0.5' },
       'new-instance-score': { type: 'string', default: '0.25' },
-      'min-new-instance-area': { type: 'string', default: '1' },
+      'min-new-instance-area': { type: 'string' },
       limit: { type: 'string' },
       out: { type: 'string' },
       quiet: { type: 'boolean', default: false },
@@ -100,11 +100,14 @@ const unit = (option: string, text: string) => {
   if (!(value >= 0 && value <= 1)) fail(`--${option} must be a number from 0 to 1, got "${text}"`);
   return value;
 };
-const scoreThreshold = unit('score-threshold', values['score-threshold']);
+// Unset fusion settings are the server's defaults (GetModelInfo reports them; the report records them).
+const scoreThreshold =
+  values['score-threshold'] === undefined ? undefined : unit('score-threshold', values['score-threshold']);
 const maskThreshold = unit('mask-threshold', values['mask-threshold']);
 const newInstanceScore = unit('new-instance-score', values['new-instance-score']);
-const minNewInstanceArea = Number(values['min-new-instance-area']);
-if (!(Number.isInteger(minNewInstanceArea) && minNewInstanceArea >= 1)) {
+const minNewInstanceArea =
+  values['min-new-instance-area'] === undefined ? undefined : Number(values['min-new-instance-area']);
+if (minNewInstanceArea !== undefined && !(Number.isInteger(minNewInstanceArea) && minNewInstanceArea >= 1)) {
   fail(`--min-new-instance-area must be a positive integer, got "${values['min-new-instance-area']}"`);
 }
 const limit = values.limit === undefined ? undefined : Number(values.limit);
@@ -115,8 +118,8 @@ const fusion: Partial<FusionOptions> = {
   consistency: values.consistency === 'class' ? Consistency.CONSISTENCY_CLASS : Consistency.CONSISTENCY_CATEGORY,
   regionGrowing: !values['no-growing'],
   newInstances: !values['no-new-instances'],
-  minNewInstanceArea,
-  scoreThreshold,
+  ...(minNewInstanceArea === undefined ? {} : { minNewInstanceArea }),
+  ...(scoreThreshold === undefined ? {} : { scoreThreshold }),
   maskThreshold,
 };
 const labels = evalLabels();
@@ -215,6 +218,7 @@ const exporter =
   values.export === undefined ? undefined : await createStageExports(values.export, labels, values.split);
 
 const models: EvaluatedModel[] = [];
+let serverFusion: FusionOptions | undefined;
 for (const folder of folders) {
   let service: RunningService | undefined;
   let client: FusionsegClient;
@@ -248,6 +252,7 @@ for (const folder of folders) {
       ...(exportHere ? { export: exportHere.fused } : {}),
     });
     models.push({ name: info.name, head: folder.head, backbone: folder.backbone, before, after });
+    serverFusion ??= info.defaultFusion;
   } finally {
     client.close();
     await service?.stop();
@@ -266,8 +271,8 @@ const report: EvalReport = {
     consistency: values.consistency,
     regionGrowing: !values['no-growing'],
     newInstances: !values['no-new-instances'],
-    minNewInstanceArea,
-    scoreThreshold,
+    minNewInstanceArea: minNewInstanceArea ?? serverFusion?.minNewInstanceArea ?? 0,
+    scoreThreshold: scoreThreshold ?? serverFusion?.scoreThreshold ?? 0,
     maskThreshold,
   },
   newInstanceScore,

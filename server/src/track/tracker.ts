@@ -130,6 +130,13 @@ export const DEFAULT_TRACKING: Required<Omit<TrackingParameters, 'association' |
   maxAge: 10,
 });
 
+/**
+ * Stage 3's gate: a segment is within reach of a track whose motion is not known yet when its centroid lies
+ * within this many extents (the larger box side of the track's mask or the segment, whichever is larger) per
+ * frame since the track was last seen.
+ */
+export const MOTION_FREE_REACH = 1.5;
+
 /** Weight of the newest centroid displacement in a track's velocity (exponential smoothing). */
 export const VELOCITY_SMOOTHING = 0.5;
 
@@ -173,6 +180,8 @@ class Track {
   /** The segment matched this frame, or -1. */
   segment = -1;
   matchedOverlap = 0;
+  /** Whether the segment was matched in stage 3 (away from the predicted mask: no hidden pixels are kept). */
+  motionFree = false;
 
   constructor(
     readonly id: number,
@@ -708,7 +717,7 @@ class PixelScratch {
       const b = Math.min(width, runs[r + 2]! + dx);
       if (a >= b) continue;
       area += b - a;
-      // Skip the segment's runs that end before this one (rows below, or ending at or left of a).
+      // Skip the segment's runs that end before this one (on rows above, or ending at or left of a).
       while (j < end && (segmentRuns[j]! < y || (segmentRuns[j] === y && segmentRuns[j + 2]! <= a))) j += RUN;
       for (let k = j; k < end && segmentRuns[k] === y && segmentRuns[k + 1]! < b; k += RUN) {
         overlap += Math.min(b, segmentRuns[k + 2]!) - Math.max(a, segmentRuns[k + 1]!);
@@ -856,6 +865,7 @@ export class Tracker {
     const candidates: Track[] = [];
     for (const track of tracks) {
       track.segment = -1;
+      track.motionFree = false;
       if (index - track.lastIndex <= maxAge + 1) candidates.push(track);
     }
     let births = 0;
@@ -1013,12 +1023,73 @@ export class Tracker {
       const segmentOf = matchGreedy(stage2, candidates.length, segments.length);
       for (let t = 0; t < candidates.length; t++) {
         const s = segmentOf[t]!;
-        if (s !== -1) candidates[t]!.segment = s;
+        if (s === -1) continue;
+        candidates[t]!.segment = s;
+        taken[s] = 1;
       }
     }
     for (let k = 0; k < pairCount; k++) {
       const track = candidates[pairTrack[k]!]!;
       if (track.segment === pairSegment[k]) track.matchedOverlap = pairOverlap[k]!;
+    }
+    this.#matchMotionFree(candidates, segments, taken, index);
+  }
+
+  /**
+   * Stage 3 of mask association: the tracks left over whose motion is not known yet, and the segments left
+   * over, by centroid distance (gated) and centroid-aligned mask IoU. Sets `segment` and `motionFree`.
+   */
+  #matchMotionFree(
+    candidates: readonly Track[],
+    segments: readonly TrackInput[],
+    taken: Uint8Array,
+    index: number,
+  ): void {
+    const pixels = this.#pixels;
+    const threshold = this.#iouThreshold;
+    const { segmentArea, segmentSumX, segmentSumY, segmentRuns, segmentStart, segmentEnd } = pixels;
+    let segmentExtent: Float64Array | undefined;
+    const stage3: MatchCandidate[] = [];
+    for (let t = 0; t < candidates.length; t++) {
+      const track = candidates[t]!;
+      if (track.segment !== -1 || !motionUnknown(track) || track.area === 0) continue;
+      const frames = index - track.lastIndex;
+      const trackExtent = extentOf(track.runs, 0, track.runLength);
+      for (let s = 0; s < segments.length; s++) {
+        const area = segmentArea[s]!;
+        if (taken[s] === 1 || area === 0 || segments[s]!.classId !== track.classId) continue;
+        if (segmentExtent === undefined) {
+          segmentExtent = new Float64Array(segments.length);
+          for (let i = 0; i < segments.length; i++) {
+            segmentExtent[i] = extentOf(segmentRuns, segmentStart[i]!, segmentEnd[i]!);
+          }
+        }
+        const sx = segmentSumX[s]! / area;
+        const sy = segmentSumY[s]! / area;
+        const reach = MOTION_FREE_REACH * Math.max(trackExtent, segmentExtent[s]!) * frames;
+        const distance = Math.hypot(sx - track.cx - track.dx, sy - track.cy - track.dy);
+        if (distance > reach) continue;
+        const dx = Math.round(sx - track.cx) | 0;
+        const dy = Math.round(sy - track.cy) | 0;
+        const overlap = pixels.overlapWith(track.runs, track.runLength, dx, dy, s);
+        if (iou(overlap, pixels.shiftedArea, area) < threshold) continue;
+        stage3.push({
+          track: t,
+          segment: s,
+          score: 1 - distance / reach,
+          lastIndex: track.lastIndex,
+          trackId: track.id,
+        });
+      }
+    }
+    if (stage3.length === 0) return;
+    const segmentOf = matchGreedy(stage3, candidates.length, segments.length);
+    for (let t = 0; t < candidates.length; t++) {
+      const s = segmentOf[t]!;
+      if (s === -1) continue;
+      candidates[t]!.segment = s;
+      candidates[t]!.motionFree = true;
+      taken[s] = 1;
     }
   }
 
@@ -1060,7 +1131,8 @@ export class Tracker {
     const pixels = this.#pixels;
     const s = track.segment;
     // Hidden pixels: at most what the object lost to occluders (when it overlaps other segments at all).
-    const hiddenAtMost = track.totalOverlap > track.matchedOverlap ? track.predictedArea - pixels.segmentArea[s]! : 0;
+    const hiddenAtMost =
+      !track.motionFree && track.totalOverlap > track.matchedOverlap ? track.predictedArea - pixels.segmentArea[s]! : 0;
     pixels.buildMask(s, track.pieceStart, track.pieceEnd, hiddenAtMost);
     const area = pixels.buildArea;
     const cx = pixels.buildSumX / area;
@@ -1086,6 +1158,23 @@ export class Tracker {
     track.cx = (box[0] + box[2]) / 2;
     track.cy = (box[1] + box[3]) / 2;
   }
+}
+
+/** Whether a track's motion is not known yet (stage 3 may match it): seen once, so it has no velocity. */
+function motionUnknown(track: Track): boolean {
+  return track.framesSeen === 1;
+}
+
+/** The larger side of the box of runs[start .. end] (row, first column, end column; by row): 0 when empty. */
+function extentOf(runs: Int32Array, start: number, end: number): number {
+  if (end <= start) return 0;
+  let x0 = runs[start + 1]!;
+  let x1 = runs[start + 2]!;
+  for (let r = start + RUN; r < end; r += RUN) {
+    if (runs[r + 1]! < x0) x0 = runs[r + 1]!;
+    if (runs[r + 2]! > x1) x1 = runs[r + 2]!;
+  }
+  return Math.max(x1 - x0, runs[end - RUN]! - runs[start]! + 1);
 }
 
 /** The track's predicted shift at frame `index`: its velocity times the frames since it was last seen, rounded. */
