@@ -4,6 +4,7 @@ import {
   latencyPercentiles,
   stageMs,
   STAGES,
+  zeroStages,
   type LatencyPercentiles,
   type Stage as TimedStage,
 } from '../../clients/src/summary.js';
@@ -21,15 +22,7 @@ export class LoadSample {
   readonly latencies: number[] = [];
   /** ProcessVideo: ms from the call's start to its first result. */
   readonly firstResults: number[] = [];
-  readonly stageSums: Record<TimedStage, number> = {
-    decode: 0,
-    queue: 0,
-    inference: 0,
-    fusion: 0,
-    track: 0,
-    encode: 0,
-    total: 0,
-  };
+  readonly stageSums: Record<TimedStage, number> = zeroStages();
   batchSizes = 0;
   sizedResults = 0;
   resultBytes = 0;

@@ -1,8 +1,8 @@
 import type { FrameResult } from '../../proto/generated/fusionseg/v1/segmentation.pb.js';
-import { STAGES, stageMs, type Stage } from '../../wire/src/stages.js';
+import { STAGES, stageMs, zeroStages, type Stage } from '../../wire/src/stages.js';
 
 // The stage names are shared with the server (its metrics): wire/src/stages.ts.
-export { STAGES, stageMs, type Stage } from '../../wire/src/stages.js';
+export { STAGES, stageMs, zeroStages, type Stage } from '../../wire/src/stages.js';
 
 export interface LatencyPercentiles {
   readonly p50: number;
@@ -64,15 +64,7 @@ export function latencyPercentiles(values: readonly number[]): LatencyPercentile
 export class SummaryBuilder {
   readonly #started = performance.now();
   readonly #latencies: number[] = [];
-  readonly #sums: Record<Stage, number> = {
-    decode: 0,
-    queue: 0,
-    inference: 0,
-    fusion: 0,
-    track: 0,
-    encode: 0,
-    total: 0,
-  };
+  readonly #sums: Record<Stage, number> = zeroStages();
   #frames = 0;
   /** Frames seen per track id, over the tracked results. */
   readonly #trackFrames = new Map<number, number>();

@@ -57,7 +57,8 @@ export async function listSplit(root: string, split: string): Promise<SplitImage
   return images;
 }
 
-async function readGray(
+/** A one-channel PNG of ground truth (`what` names it in errors). */
+export async function readGray(
   path: string,
   what: string,
 ): Promise<{ width: number; height: number; data: Uint8Array | Uint16Array }> {

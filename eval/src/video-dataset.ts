@@ -8,9 +8,9 @@
  * (models/fusionseg_model/synthetic_video.py writes such sequences). Frames are listed up front; ground
  * truth is read one frame at a time.
  */
-import { access, readdir, readFile } from 'node:fs/promises';
+import { access, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { decode } from 'fast-png';
+import { readGray } from './dataset.js';
 import type { VideoPanopticFrame } from './metrics/video-frame.js';
 
 export interface SequenceFrame {
@@ -70,22 +70,6 @@ export async function listSequences(root: string, split: string): Promise<VideoS
     throw new Error(`--data: no sequences of *_{frame}_leftImg8bit.png images under ${imageRoot}`);
   }
   return sequences;
-}
-
-async function readGray(
-  path: string,
-  what: string,
-): Promise<{ width: number; height: number; data: Uint8Array | Uint16Array }> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(path);
-  } catch {
-    throw new Error(`missing ground truth: ${path} (${what})`);
-  }
-  const png = decode(bytes);
-  if (png.channels !== 1)
-    throw new Error(`${path}: ${what} must be a one-channel PNG, it has ${png.channels} channels`);
-  return { width: png.width, height: png.height, data: png.data as Uint8Array | Uint16Array };
 }
 
 /**

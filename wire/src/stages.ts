@@ -5,6 +5,11 @@ import type { StageTimings } from '../../proto/generated/fusionseg/v1/segmentati
 export const STAGES = ['decode', 'queue', 'inference', 'fusion', 'track', 'encode', 'total'] as const;
 export type Stage = (typeof STAGES)[number];
 
+/** Zero for every stage: the start of a sum of stage times. */
+export function zeroStages(): Record<Stage, number> {
+  return Object.fromEntries(STAGES.map((stage) => [stage, 0])) as Record<Stage, number>;
+}
+
 /** A result's stage times in microseconds, keyed by stage name. */
 export function stageUs(timings: StageTimings): Record<Stage, number> {
   return {

@@ -142,30 +142,47 @@ export class PanopticQuality {
   }
 
   figures(): PqFigures {
-    const perClass = new Map<number, PqClassFigures>();
-    for (let c = 0; c < this.classCount; c++) {
-      const tp = this.#tp[c]!;
-      const fp = this.#fp[c]!;
-      const fn = this.#fn[c]!;
-      if (tp + fp + fn === 0) continue;
-      const sq = tp === 0 ? 0 : this.#iou[c]! / tp;
-      const rq = tp / (tp + fp / 2 + fn / 2);
-      perClass.set(c, { pq: sq * rq, sq, rq, tp, fp, fn });
-    }
-    const summary = (keep: (c: number) => boolean): PqSummary => {
-      const rows = [...perClass].filter(([c]) => keep(c)).map(([, figures]) => figures);
-      return {
-        pq: nanMean(rows.map((r) => r.pq)),
-        sq: nanMean(rows.map((r) => r.sq)),
-        rq: nanMean(rows.map((r) => r.rq)),
-        classes: rows.length,
-      };
-    };
-    return {
-      all: summary(() => true),
-      things: summary((c) => this.isThing[c] === 1),
-      stuff: summary((c) => this.isThing[c] === 0),
-      perClass,
-    };
+    return pqFigures({ tp: this.#tp, fp: this.#fp, fn: this.#fn, iou: this.#iou }, this.classCount, this.isThing);
   }
+}
+
+/**
+ * PQ, SQ and RQ per class from matched-IoU sums and TP / FP / FN counts (classes with none of them are left
+ * out), and their means over all classes, things and stuff. Shared with VPQ (vpq.ts), which counts per window.
+ */
+export function pqFigures(
+  counts: {
+    readonly tp: ArrayLike<number>;
+    readonly fp: ArrayLike<number>;
+    readonly fn: ArrayLike<number>;
+    readonly iou: ArrayLike<number>;
+  },
+  classCount: number,
+  isThing: Uint8Array,
+): PqFigures {
+  const perClass = new Map<number, PqClassFigures>();
+  for (let c = 0; c < classCount; c++) {
+    const tp = counts.tp[c]!;
+    const fp = counts.fp[c]!;
+    const fn = counts.fn[c]!;
+    if (tp + fp + fn === 0) continue;
+    const sq = tp === 0 ? 0 : counts.iou[c]! / tp;
+    const rq = tp / (tp + fp / 2 + fn / 2);
+    perClass.set(c, { pq: sq * rq, sq, rq, tp, fp, fn });
+  }
+  const summary = (keep: (c: number) => boolean): PqSummary => {
+    const rows = [...perClass].filter(([c]) => keep(c)).map(([, figures]) => figures);
+    return {
+      pq: nanMean(rows.map((r) => r.pq)),
+      sq: nanMean(rows.map((r) => r.sq)),
+      rq: nanMean(rows.map((r) => r.rq)),
+      classes: rows.length,
+    };
+  };
+  return {
+    all: summary(() => true),
+    things: summary((c) => isThing[c] === 1),
+    stuff: summary((c) => isThing[c] !== 1),
+    perClass,
+  };
 }

@@ -22,8 +22,7 @@
  * Figures are fractions (0..1), as in panoptic-quality.ts. Memory: each frame is reduced, as it arrives, to
  * its segments' areas and overlaps, and only the last (largest window - 1) such summaries are kept.
  */
-import { type PqClassFigures, type PqSummary } from './panoptic-quality.js';
-import { nanMean } from './semantic-iou.js';
+import { pqFigures, type PqClassFigures, type PqSummary } from './panoptic-quality.js';
 import {
   checkLabelSpace,
   classOfKey,
@@ -226,34 +225,15 @@ export class VideoPanopticQuality {
   }
 
   #figures(accumulator: Accumulator): VpqWindowFigures {
-    const perClass = new Map<number, PqClassFigures>();
-    for (let c = 0; c < this.classCount; c++) {
-      const tp = accumulator.tp[c]!;
-      const fp = accumulator.fp[c]!;
-      const fn = accumulator.fn[c]!;
-      if (tp + fp + fn === 0) continue;
-      const sq = tp === 0 ? 0 : accumulator.iou[c]! / tp;
-      const rq = tp / (tp + fp / 2 + fn / 2);
-      perClass.set(c, { pq: accumulator.iou[c]! / (tp + fp / 2 + fn / 2), sq, rq, tp, fp, fn });
-    }
-    const summary = (keep: (c: number) => boolean): PqSummary => {
-      const rows = [...perClass].filter(([c]) => keep(c)).map(([, figures]) => figures);
-      return {
-        pq: nanMean(rows.map((r) => r.pq)),
-        sq: nanMean(rows.map((r) => r.sq)),
-        rq: nanMean(rows.map((r) => r.rq)),
-        classes: rows.length,
-      };
-    };
-    const all = summary(() => true);
+    const { all, things, stuff, perClass } = pqFigures(accumulator, this.classCount, this.isThing);
     return {
       k: accumulator.k,
       windowFrames: accumulator.frames,
       windows: accumulator.windows,
       pq: all.pq,
       all,
-      things: summary((c) => this.isThing[c] === 1),
-      stuff: summary((c) => this.isThing[c] !== 1),
+      things,
+      stuff,
       perClass,
     };
   }
