@@ -224,20 +224,19 @@ test('a segment whose class differs from the track does not continue it', (t) =>
 });
 
 test('IoU at the threshold continues a track; just below it does not', (t) => {
-  // 10x10 squares 3 px apart: overlap 70, union 130, IoU 7/13 (the track has no velocity yet).
+  // 10x10 squares 3 px apart: overlap 70, union 130, IoU 7/13. The object stands still for a frame first: its
+  // track has learned its velocity (0), so stage 1 alone decides (stage 3 is for tracks seen once).
   const first = [rect('a', 10, 10, 10, 10)];
   const second = [rect('a', 13, 10, 10, 10)];
-  const at = runScenes(new Tracker(W, H, { iouThreshold: 7 / 13, maxAge: 3 }), [first, second]);
+  const scenes = [first, first, second];
+  const at = runScenes(new Tracker(W, H, { iouThreshold: 7 / 13, maxAge: 3 }), scenes);
   t.deepEqual([...idsOf(at, 'a')], [1]);
-  const above = runScenes(new Tracker(W, H, { iouThreshold: 7 / 13 + 1e-9, maxAge: 3 }), [first, second]);
+  const above = runScenes(new Tracker(W, H, { iouThreshold: 7 / 13 + 1e-9, maxAge: 3 }), scenes);
   t.deepEqual([...idsOf(above, 'a')], [1, 2]);
   // Box association: the same boxes, the same IoU.
   const box = { association: 'box' as const, maxAge: 3 };
-  t.deepEqual([...idsOf(runScenes(new Tracker(W, H, { ...box, iouThreshold: 7 / 13 }), [first, second]), 'a')], [1]);
-  t.deepEqual(
-    [...idsOf(runScenes(new Tracker(W, H, { ...box, iouThreshold: 7 / 13 + 1e-9 }), [first, second]), 'a')],
-    [1, 2],
-  );
+  t.deepEqual([...idsOf(runScenes(new Tracker(W, H, { ...box, iouThreshold: 7 / 13 }), scenes), 'a')], [1]);
+  t.deepEqual([...idsOf(runScenes(new Tracker(W, H, { ...box, iouThreshold: 7 / 13 + 1e-9 }), scenes), 'a')], [1, 2]);
 });
 
 test('track ids start at 1, increase, and are never reused', (t) => {
@@ -654,4 +653,78 @@ test('memory stays bounded: tracks end after maxAge frames, however long the str
   }
   t.true(most <= 4 * 5);
   t.true(tracker.nextTrackId > 300);
+});
+
+test('stage 3: a small fast object keeps one id from its first frames, in any direction', (t) => {
+  // 4x4 objects moving 8 px a frame (twice their size): no overlap between consecutive frames at first.
+  const scenes = Array.from({ length: 7 }, (_, f) => [
+    rect('right', 2 + 8 * f, 2, 4, 4),
+    rect('down', 56, 1 + 4 * f, 4, 4, 2),
+    rect('diagonal', 50 - 6 * f, 2 + 4 * f, 4, 4, 3),
+  ]);
+  const first = render(scenes[0]!, 0);
+  const second = render(scenes[1]!, 1);
+  const pixels = (frame: Frame, key: string) =>
+    new Set([...frame.instance.keys()].filter((p) => frame.instance[p] === frame.idOf.get(key)));
+  const before = pixels(first, 'right');
+  t.true([...pixels(second, 'right')].every((p) => !before.has(p)));
+  const run = runScenes(new Tracker(W, H, params()), scenes);
+  t.deepEqual([...idsOf(run, 'right')], [1]);
+  t.deepEqual([...idsOf(run, 'down')], [2]);
+  t.deepEqual([...idsOf(run, 'diagonal')], [3]);
+  t.true(run.born.slice(1).every((born) => born.length === 0));
+  // Box association (the baseline) has no stage 3: a new id every frame.
+  const box = runScenes(new Tracker(W, H, params({ association: 'box' })), scenes);
+  t.is(idsOf(box, 'right').size, 7);
+});
+
+test('stage 1: an object coming into view at the border keeps its id as it grows in place', (t) => {
+  // Entering from the left, 5 px a frame: a 1-px sliver, then 6 px, 11 px, ... (IoU 1/6 at the first step).
+  const scenes = Array.from({ length: 6 }, (_, f) => [rect('car', -19 + 5 * f, 8, 20, 10)]);
+  t.is(render(scenes[0]!, 0).segments[0]!.area, 10);
+  const run = runScenes(new Tracker(W, H, params()), scenes);
+  t.deepEqual([...idsOf(run, 'car')], [1]);
+  // Box association has no such rule.
+  t.true(idsOf(runScenes(new Tracker(W, H, params({ association: 'box' })), scenes), 'car').size > 1);
+});
+
+test('stage 3: two fast objects of one class, first seen as they pass each other, do not swap', (t) => {
+  // Both seen first in frame 0; in frame 1 they stand one above the other, 5 px apart (their own motion is
+  // 8 px, the crossed pairs' 9.4 px); then they go on past each other.
+  const scenes = Array.from({ length: 6 }, (_, f) => [
+    rect('a', 20 + 8 * f, 10, 4, 4),
+    rect('b', 36 - 8 * f, 15, 4, 4),
+  ]);
+  const run = runScenes(new Tracker(W, H, params()), scenes);
+  t.deepEqual([...idsOf(run, 'a')], [1]);
+  t.deepEqual([...idsOf(run, 'b')], [2]);
+  // The same with their input order and per-frame ids swapped (render shuffles ids by seed): still no swap.
+  const swapped = runScenes(
+    new Tracker(W, H, params()),
+    scenes.map(([a, b]) => [b!, a!]),
+  );
+  t.deepEqual([...idsOf(swapped, 'a')], [idsOf(swapped, 'a').values().next().value!]);
+  t.is(idsOf(swapped, 'b').size, 1);
+  t.notDeepEqual(idsOf(swapped, 'a'), idsOf(swapped, 'b'));
+});
+
+test('stage 3: its gate rejects a far object, another class, or another shape; the reach grows with missed frames', (t) => {
+  // A 4x6 object (extent 6, reach 12 px a frame) seen once at x = 4.
+  const seen = [rect('a', 4, 10, 4, 6)];
+  // 13 px away in the next frame: beyond reach, a new id.
+  t.deepEqual([...idsOf(runScenes(new Tracker(W, H, params()), [seen, [rect('a', 17, 10, 4, 6)]]), 'a')], [1, 2]);
+  // 12 px away: within reach.
+  t.deepEqual([...idsOf(runScenes(new Tracker(W, H, params()), [seen, [rect('a', 16, 10, 4, 6)]]), 'a')], [1]);
+  // 20 px away two frames later (one frame missed): within reach (24 px).
+  t.deepEqual([...idsOf(runScenes(new Tracker(W, H, params()), [seen, [rect('a', 24, 10, 4, 6)]], [0, 2]), 'a')], [1]);
+  // Within reach but of another class: a new id.
+  const other = runScenes(new Tracker(W, H, params()), [seen, [rect('a', 14, 10, 4, 6, 2)]]);
+  t.deepEqual([...idsOf(other, 'a')], [1, 2]);
+  // Within reach, but flat: aligned on their centroids, the two overlap by 8 px, less than half of 24.
+  const flat = runScenes(new Tracker(W, H, params()), [seen, [rect('a', 12, 12, 12, 2)]]);
+  t.deepEqual([...idsOf(flat, 'a')], [1, 2]);
+  // Of two objects within reach (8 px and 11.3 px away), the nearer one continues the track.
+  const two = runScenes(new Tracker(W, H, params()), [seen, [rect('far', 12, 2, 4, 6), rect('near', 12, 10, 4, 6)]]);
+  t.deepEqual([...idsOf(two, 'near')], [1]);
+  t.deepEqual([...idsOf(two, 'far')], [2]);
 });

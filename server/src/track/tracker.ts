@@ -5,8 +5,9 @@
  *
  * ## The algorithm (association `'mask'`, the default)
  *
- * A track holds its last mask (horizontal pixel runs), the centroid of that mask, a velocity, and the index
- * of the frame it was last seen in (`lastIndex`). For frame `index`:
+ * A track holds its last mask (horizontal pixel runs), the centroid of that mask, a velocity (known from its
+ * second sighting on: a track seen once has none yet), and the index of the frame it was last seen in
+ * (`lastIndex`). For frame `index`:
  *
  * 1. **Expiry.** A track whose `index - lastIndex` exceeds `maxAge + 1` was missing from more than `maxAge`
  *    frames (dropped frames, the gaps in `index`, count): it ends and takes no part.
@@ -20,28 +21,52 @@
  *    at the same time: no pixel loop per pair, and the masks' pixels are counted by runs instead of read one
  *    by one. Cost: the pixels of the segments' boxes, plus the runs of the masks.
  * 4. **Matching, stage 1.** A (track, segment) pair is a candidate when their classes agree and
- *    IoU = overlap / (predicted track area + segment area - overlap) is at least `iouThreshold`. Candidates
- *    are taken greedily by IoU, highest first; ties go to the track seen more recently, then to the lower track
- *    id, then to the segment earlier in the input; a pair is taken when neither its track nor its segment is
- *    taken yet (see `matchGreedy`).
+ *    IoU = overlap / (predicted track area + segment area - overlap) is at least `iouThreshold`; for a track
+ *    seen once (its mask stays where it was), also when the overlap is at least half the smaller of the two
+ *    (one lies mostly within the other): an object coming into view, at the image's border or from behind
+ *    another object, grows in place at first, so its first sighting is a small part of its second, and one
+ *    going out of view shrinks in place; their IoU is small. Candidates are taken greedily by IoU, highest
+ *    first; ties go to the track seen more recently, then to the lower track id, then to the segment earlier in
+ *    the input; a pair is taken when neither its track nor its segment is taken yet (see `matchGreedy`).
  * 5. **Matching, stage 2 (partly hidden objects).** The tracks and segments left over are matched the same
  *    way, except that the predicted pixels lying on segments taken in stage 1 are left out of the track's area:
  *    those objects stand where this track was predicted, so that part of it is taken to be hidden behind them
  *    and not held against the match. An object sliding behind another, or coming out from behind it, shows
  *    only part of itself, whose plain IoU with the whole predicted object is small; this IoU is not.
- * 6. **Update.** A matched track takes its segment's pixels as its new mask, plus the predicted pixels that
+ * 6. **Matching, stage 3 (motion not known yet).** A track seen once has no velocity, so an object moving
+ *    more than about half its size per frame (a small or fast one) overlaps its first mask too little for
+ *    stages 1-2, and would get a new id every frame, never learning its velocity. So the tracks left over that
+ *    were seen once, and the segments left over, are matched by a motion-free affinity: a pair of the same
+ *    class is a candidate when
+ *    - the segment's centroid is within reach of the track's: at most `MOTION_FREE_REACH` (2) extents per
+ *      frame since the track was seen, the extent being the larger box side of the track's mask or of the
+ *      segment, whichever is larger; in any direction; and
+ *    - with their centroids aligned (the track's mask shifted by the rounded centroid displacement), their
+ *      overlap is at least half the smaller of the two: the same shape, or one a part of the other.
+ *
+ *    Candidates are taken greedily by nearness, 1 - distance / reach (ties as in stage 1): the smallest motion
+ *    that explains the frame first. A track matched so keeps no hidden pixels (its predicted mask lies
+ *    elsewhere); its velocity is learned from the displacement, and stages 1-2 follow it from the next frame.
+ *    Why so: an object's speed and its size in the image both scale with the inverse of its distance, so a
+ *    gate in extents per frame holds for near and far objects alike (2 extents per frame is generous for
+ *    street objects at video rates, and leaves room for low frame rates and a turning camera). The gate is
+ *    round, not horizontal: crossing traffic moves mostly sideways, but objects coming closer or going away,
+ *    and a pitching camera, move them up and down too. Only tracks seen once take part: a track with a
+ *    velocity is predicted, and when no segment meets its prediction, a segment elsewhere is more often
+ *    another object (tried on the validation video: ended cars' ids went to new cars nearby).
+ * 7. **Update.** A matched track takes its segment's pixels as its new mask, plus the predicted pixels that
  *    another segment of this frame now covers (at most as many as the predicted mask has more than the
  *    segment: what the object lost to occluders), so the mask of an object going behind another keeps its
  *    whole extent (amodal) and is found again when the object comes out. Its velocity becomes the centroid
  *    displacement per frame since it was last seen, smoothed: `v = d` at the second sighting, then
  *    `v = VELOCITY_SMOOTHING * d + (1 - VELOCITY_SMOOTHING) * v`. Every unmatched segment starts a new track
- *    (velocity 0). An unmatched track keeps its last mask and velocity (it is *lost*, and can be matched in a
+ *    (no velocity yet). An unmatched track keeps its last mask and velocity (it is *lost*, and can be matched in a
  *    later frame, predicted further along), until it has been missing from more than `maxAge` frames: it
  *    then ends, and is reported once in `ended`.
  *
  * Association `'box'` is the simpler baseline the evaluation compares with: the same expiry, constant-velocity
- * prediction (of the box, by the box centre's displacement), class check and greedy matching (stage 1 only),
- * with the IoU of the (inclusive) boxes; no pixel is read.
+ * prediction (of the box, by the box centre's displacement), class check and greedy matching by IoU (stage 1's
+ * IoU rule only: no containment rule, no stages 2-3), with the IoU of the (inclusive) boxes; no pixel is read.
  *
  * Masks are kept as horizontal runs sorted by row then column, runs that touch joined (an Int32Array per
  * track). Memory is bounded by the tracks alive (seen within `maxAge + 1` frames) and their masks; nothing grows
@@ -131,11 +156,11 @@ export const DEFAULT_TRACKING: Required<Omit<TrackingParameters, 'association' |
 });
 
 /**
- * Stage 3's gate: a segment is within reach of a track whose motion is not known yet when its centroid lies
- * within this many extents (the larger box side of the track's mask or the segment, whichever is larger) per
- * frame since the track was last seen.
+ * Stage 3's gate: a segment is within reach of a track seen once when its centroid lies within this many
+ * extents (the larger box side of the track's mask or of the segment, whichever is larger) of the track's,
+ * per frame since the track was seen.
  */
-export const MOTION_FREE_REACH = 1.5;
+export const MOTION_FREE_REACH = 2;
 
 /** Weight of the newest centroid displacement in a track's velocity (exponential smoothing). */
 export const VELOCITY_SMOOTHING = 0.5;
@@ -967,7 +992,7 @@ export class Tracker {
     return maxId;
   }
 
-  /** Stages 1 and 2 of mask association: sets `segment` (and `matchedOverlap`) of the matched candidates. */
+  /** Stages 1 to 3 of mask association: sets `segment` (and `matchedOverlap`) of the matched candidates. */
   #matchMasks(candidates: readonly Track[], segments: readonly TrackInput[], index: number): void {
     const pixels = this.#pixels;
     const threshold = this.#iouThreshold;
@@ -991,7 +1016,7 @@ export class Tracker {
       track.totalOverlap += overlap;
       if (track.classId !== segments[s]!.classId) continue;
       const score = iou(overlap, track.predictedArea, segmentArea[s]!);
-      if (score >= threshold)
+      if (score >= threshold || (motionUnknown(track) && 2 * overlap >= Math.min(track.predictedArea, segmentArea[s]!)))
         stage1.push({ track: t, segment: s, score, lastIndex: track.lastIndex, trackId: track.id });
     }
     const taken = new Uint8Array(segments.length);
@@ -1046,7 +1071,6 @@ export class Tracker {
     index: number,
   ): void {
     const pixels = this.#pixels;
-    const threshold = this.#iouThreshold;
     const { segmentArea, segmentSumX, segmentSumY, segmentRuns, segmentStart, segmentEnd } = pixels;
     let segmentExtent: Float64Array | undefined;
     const stage3: MatchCandidate[] = [];
@@ -1072,7 +1096,7 @@ export class Tracker {
         const dx = Math.round(sx - track.cx) | 0;
         const dy = Math.round(sy - track.cy) | 0;
         const overlap = pixels.overlapWith(track.runs, track.runLength, dx, dy, s);
-        if (iou(overlap, pixels.shiftedArea, area) < threshold) continue;
+        if (2 * overlap < Math.min(pixels.shiftedArea, area)) continue;
         stage3.push({
           track: t,
           segment: s,
