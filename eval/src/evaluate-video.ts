@@ -112,11 +112,11 @@ class VariantScore {
 class Numbering {
   readonly score: VariantScore;
   #tracker: Tracker | undefined;
-  constructor(
-    labels: EvalLabels,
-    private readonly tracking: TrackingParameters | undefined,
-  ) {
+  readonly #tracking: TrackingParameters | undefined;
+  constructor(labels: EvalLabels, tracking: TrackingParameters | undefined) {
     this.score = new VariantScore(labels);
+    // The threshold as the server gets it: a float32 on the wire (0.3 arrives as 0.30000001...).
+    this.#tracking = tracking && { ...tracking, iouThreshold: Math.fround(tracking.iouThreshold) };
   }
   begin(): void {
     this.score.begin();
@@ -131,9 +131,9 @@ class Numbering {
     inputs: readonly TrackInput[],
   ): Uint32Array {
     let tracks: Uint32Array;
-    if (this.tracking === undefined) tracks = Uint32Array.from(instance);
+    if (this.#tracking === undefined) tracks = Uint32Array.from(instance);
     else {
-      this.#tracker ??= new Tracker(truth.width, truth.height, this.tracking);
+      this.#tracker ??= new Tracker(truth.width, truth.height, this.#tracking);
       tracks = renumber(instance, this.#tracker.update(index, instance, inputs).trackOf);
     }
     this.score.add(truth, { width: truth.width, height: truth.height, semantic, tracks });
