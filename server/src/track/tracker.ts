@@ -815,6 +815,22 @@ function checkInteger(name: string, value: number, min: number, max: number): vo
   }
 }
 
+/** Matches `stage`'s candidates greedily and records them: each taken track's segment, and the segments taken. */
+function takeMatches(
+  stage: readonly MatchCandidate[],
+  candidates: readonly { segment: number }[],
+  taken: Uint8Array,
+): void {
+  if (stage.length === 0) return;
+  const segmentOf = matchGreedy(stage, candidates.length, taken.length);
+  for (let t = 0; t < candidates.length; t++) {
+    const s = segmentOf[t]!;
+    if (s === -1) continue;
+    candidates[t]!.segment = s;
+    taken[s] = 1;
+  }
+}
+
 /**
  * The tracker of one stream (see the module's documentation for the algorithm). Frames are given in order;
  * `update` is synchronous and meant for the main thread: its cost is the pixels of the segments' boxes and
@@ -1020,15 +1036,7 @@ export class Tracker {
         stage1.push({ track: t, segment: s, score, lastIndex: track.lastIndex, trackId: track.id });
     }
     const taken = new Uint8Array(segments.length);
-    if (stage1.length > 0) {
-      const segmentOf = matchGreedy(stage1, candidates.length, segments.length);
-      for (let t = 0; t < candidates.length; t++) {
-        const s = segmentOf[t]!;
-        if (s === -1) continue;
-        candidates[t]!.segment = s;
-        taken[s] = 1;
-      }
-    }
+    takeMatches(stage1, candidates, taken);
     // Stage 2: the leftovers, with the predicted pixels on segments taken in stage 1 left out (hidden).
     for (let k = 0; k < pairCount; k++) {
       if (taken[pairSegment[k]!] === 1) candidates[pairTrack[k]!]!.coveredOverlap += pairOverlap[k]!;
@@ -1044,15 +1052,7 @@ export class Tracker {
       if (score >= threshold)
         stage2.push({ track: t, segment: s, score, lastIndex: track.lastIndex, trackId: track.id });
     }
-    if (stage2.length > 0) {
-      const segmentOf = matchGreedy(stage2, candidates.length, segments.length);
-      for (let t = 0; t < candidates.length; t++) {
-        const s = segmentOf[t]!;
-        if (s === -1) continue;
-        candidates[t]!.segment = s;
-        taken[s] = 1;
-      }
-    }
+    takeMatches(stage2, candidates, taken);
     for (let k = 0; k < pairCount; k++) {
       const track = candidates[pairTrack[k]!]!;
       if (track.segment === pairSegment[k]) track.matchedOverlap = pairOverlap[k]!;
