@@ -10,6 +10,7 @@ import {
   type TrackingOptions,
 } from '../../proto/generated/fusionseg/v1/segmentation.pb.js';
 import { decodePanopticPng, TRACKED_STUFF_ID_BASE } from '../../wire/src/panoptic.js';
+import { MIN_NEW_INSTANCE_AREA_SHARE } from '../../server/src/pipeline/stream-settings.js';
 import { DEFAULT_TRACKING } from '../../server/src/track/tracker.js';
 import { readFile } from 'node:fs/promises';
 import { makeTestClip, tempDir } from '../helpers/clips.js';
@@ -220,7 +221,7 @@ test('bad tracking options are INVALID_ARGUMENT naming the field', async (t) => 
   }
 });
 
-test('GetModelInfo reports the tracking defaults', async (t) => {
+test('GetModelInfo reports the tracking defaults, and the smallest new instance as a share of the input', async (t) => {
   const { client } = await startTestService(t);
   const info = await new Promise<ModelInfo>((resolve, reject) =>
     client.getModelInfo({ model: '' }, (error, response) => (error ? reject(error) : resolve(response))),
@@ -228,6 +229,7 @@ test('GetModelInfo reports the tracking defaults', async (t) => {
   t.is(info.defaultTracking?.iouThreshold, Math.fround(DEFAULT_TRACKING.iouThreshold));
   t.is(info.defaultTracking?.maxAge, DEFAULT_TRACKING.maxAge);
   t.is(info.defaultTracking?.enabled, undefined);
+  t.is(info.defaultFusion?.minNewInstanceArea, Math.max(1, Math.round(MIN_NEW_INSTANCE_AREA_SHARE * W * H)));
 });
 
 test('ProcessVideo tracks by default (ids persist over the static bars of testsrc), and tracking can be switched off', async (t) => {

@@ -6,7 +6,7 @@ import {
 } from '../../../proto/generated/fusionseg/v1/segmentation.pb.js';
 import { notFound } from '../errors.js';
 import type { ServiceContext } from '../pipeline/service-context.js';
-import { DEFAULT_FUSION } from '../pipeline/stream-settings.js';
+import { defaultFusion } from '../pipeline/stream-settings.js';
 import { MalformedMessage } from './malformed-message.js';
 import { toGrpcError } from './to-grpc-error.js';
 import { isServedModel } from '../pipeline/stream-settings.js';
@@ -24,6 +24,7 @@ export function getModelInfo(service: ServiceContext): handleUnaryCall<GetModelI
         throw notFound(`no model named "${call.request.model}" on this server (it serves "${model.name}")`);
       }
       const labelSpace = model.labelSpace.definition;
+      const fusion = defaultFusion(model.input);
       callback(null, {
         name: model.name,
         kind: model.kind,
@@ -52,12 +53,12 @@ export function getModelInfo(service: ServiceContext): handleUnaryCall<GetModelI
         },
         defaultFusion: {
           disabled: false,
-          scoreThreshold: DEFAULT_FUSION.scoreThreshold,
-          maskThreshold: DEFAULT_FUSION.maskThreshold,
+          scoreThreshold: fusion.scoreThreshold,
+          maskThreshold: fusion.maskThreshold,
           consistency: Consistency.CONSISTENCY_CATEGORY,
-          regionGrowing: DEFAULT_FUSION.regionGrowing,
-          newInstances: DEFAULT_FUSION.newInstances,
-          minNewInstanceArea: DEFAULT_FUSION.minNewInstanceArea,
+          regionGrowing: fusion.regionGrowing,
+          newInstances: fusion.newInstances,
+          minNewInstanceArea: fusion.minNewInstanceArea,
         },
         defaultTracking: {
           iouThreshold: DEFAULT_TRACKING.iouThreshold,

@@ -19,7 +19,7 @@ async function openVideoStream(stream: OpeningStream<VideoRequest>): Promise<Ope
   }
   const open = first.payload.open;
   checkSampling(open);
-  const settings = resolveStreamSettings(open.options, service.engine.model.name, true);
+  const settings = resolveStreamSettings(open.options, service.engine.model, true);
   stream.useDecoder();
   const source = await openVideoSource(
     open,

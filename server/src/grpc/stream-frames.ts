@@ -25,7 +25,7 @@ function openFrameStream(stream: OpeningStream<FrameRequest>): OpenedStream {
   const open = first.payload.open;
   const input = knownEnum(InputKind, open.input, 'open.input');
   const video = input === InputKind.INPUT_KIND_ENCODED_VIDEO;
-  const settings = resolveStreamSettings(open.options, service.engine.model.name, video);
+  const settings = resolveStreamSettings(open.options, service.engine.model, video);
   const size = service.engine.model.input;
   if (!video) {
     return { settings, frames: stillFrames(messages, size), totalFrames: 0 };

@@ -35,7 +35,28 @@ export function knownEnum<E extends number>(enumeration: Record<string, string |
   return value;
 }
 
-export const DEFAULT_FUSION: StreamFusionOptions = { enabled: true, ...DEFAULT_FUSION_OPTIONS };
+/**
+ * The serving default of fusion's smallest new instance, as a share of the model's input area: fusion's own
+ * default (1 pixel, the paper's rule) makes every isolated speck of a thing class an instance, and a
+ * short-lived track. Chosen by the sweep in models/README.md (`npm run sweep`): 400 pixels at the default
+ * model's 512x256, 0.3% of the frame.
+ */
+export const MIN_NEW_INSTANCE_AREA_SHARE = 400 / (512 * 256);
+
+/** The server's fusion defaults for a model whose input is `width` x `height`. */
+export function defaultFusion({
+  width,
+  height,
+}: {
+  readonly width: number;
+  readonly height: number;
+}): StreamFusionOptions {
+  return {
+    enabled: true,
+    ...DEFAULT_FUSION_OPTIONS,
+    minNewInstanceArea: Math.max(1, Math.round(MIN_NEW_INSTANCE_AREA_SHARE * width * height)),
+  };
+}
 
 function unitInterval(value: number | undefined, field: string, fallback: number): number {
   if (value === undefined) return fallback;
@@ -67,12 +88,14 @@ export function protoFieldName(tsCase: string | undefined): string {
  */
 export function resolveStreamSettings(
   options: StreamOptions | undefined,
-  modelName: string,
+  model: { readonly name: string; readonly input: { readonly width: number; readonly height: number } },
   trackedByDefault: boolean,
 ): StreamSettings {
+  const modelName = model.name;
   if (!isServedModel(options?.model, modelName)) {
     throw notFound(`no model named "${options?.model ?? ''}" on this server (it serves "${modelName}")`);
   }
+  const defaults = defaultFusion(model.input);
   const fusion = options?.fusion;
   knownEnum(Consistency, fusion?.consistency ?? Consistency.CONSISTENCY_UNSPECIFIED, 'options.fusion.consistency');
   const overload = knownEnum(
@@ -80,7 +103,7 @@ export function resolveStreamSettings(
     options?.overload ?? OverloadPolicy.OVERLOAD_POLICY_UNSPECIFIED,
     'options.overload',
   );
-  const minArea = fusion?.minNewInstanceArea ?? DEFAULT_FUSION.minNewInstanceArea;
+  const minArea = fusion?.minNewInstanceArea ?? defaults.minNewInstanceArea;
   if (minArea < 1) throw invalidArgument(`options.fusion.min_new_instance_area must be at least 1, got ${minArea}`);
   const output = options?.output;
   const tracking = options?.tracking;
@@ -97,15 +120,11 @@ export function resolveStreamSettings(
     overload: overload === OverloadPolicy.OVERLOAD_POLICY_DROP_OLDEST ? 'drop-oldest' : 'wait',
     fusion: {
       enabled: !(fusion?.disabled ?? false),
-      scoreThreshold: unitInterval(
-        fusion?.scoreThreshold,
-        'options.fusion.score_threshold',
-        DEFAULT_FUSION.scoreThreshold,
-      ),
-      maskThreshold: unitInterval(fusion?.maskThreshold, 'options.fusion.mask_threshold', DEFAULT_FUSION.maskThreshold),
+      scoreThreshold: unitInterval(fusion?.scoreThreshold, 'options.fusion.score_threshold', defaults.scoreThreshold),
+      maskThreshold: unitInterval(fusion?.maskThreshold, 'options.fusion.mask_threshold', defaults.maskThreshold),
       consistency: fusion?.consistency === Consistency.CONSISTENCY_CLASS ? 'class' : 'category',
-      regionGrowing: fusion?.regionGrowing ?? DEFAULT_FUSION.regionGrowing,
-      newInstances: fusion?.newInstances ?? DEFAULT_FUSION.newInstances,
+      regionGrowing: fusion?.regionGrowing ?? defaults.regionGrowing,
+      newInstances: fusion?.newInstances ?? defaults.newInstances,
       minNewInstanceArea: minArea,
     },
     output: {
