@@ -353,6 +353,19 @@ class CaseBuilder {
       };
     }
     if (r.chance(0.3)) options.overload = enumValue('overload', 3, [0, 1, 2, 3, 7, -5]);
+    if (r.chance(0.3)) {
+      const iou = r.chance(0.6) ? r.pick([0, 0.1, 0.5, 1, -0.1, 1.5, NaN, Infinity, 3e38, 1e-30]) : undefined;
+      const maxAge = r.chance(0.5) ? r.pick([0, 1, 30, 600, 601, U32_MAX]) : undefined;
+      const enabled = r.chance(0.7) ? r.chance(0.7) : undefined;
+      this.notes.push(`tracking enabled=${enabled} iou=${iou} max_age=${maxAge}`);
+      if (iou !== undefined && !(iou > 0 && iou <= 1)) this.invalid.push(`tracking.iou_threshold=${iou}`);
+      if (maxAge !== undefined && maxAge > 600) this.invalid.push(`tracking.max_age=${maxAge}`);
+      options.tracking = {
+        ...(enabled === undefined ? {} : { enabled }),
+        ...(iou === undefined ? {} : { iouThreshold: iou }),
+        ...(maxAge === undefined ? {} : { maxAge }),
+      };
+    }
     return options;
   }
 
