@@ -729,3 +729,30 @@ test('stage 3: its gate rejects a far object, another class, or another shape; t
   t.deepEqual([...idsOf(two, 'near')], [1]);
   t.deepEqual([...idsOf(two, 'far')], [2]);
 });
+
+test('maxTracks bounds the tracks held: the lost tracks seen longest ago end early, those of this frame never', (t) => {
+  // Each frame, three new objects of their own class far from the last ones (no match), with a long max age.
+  const scenes = Array.from({ length: 5 }, (_, f) => [
+    rect(`a${f}`, 2, 2 + 5 * f, 3, 3, 1 + f),
+    rect(`b${f}`, 30, 2 + 5 * f, 3, 3, 1 + f),
+    rect(`c${f}`, 55, 2 + 5 * f, 3, 3, 1 + f),
+  ]);
+  const tracker = new Tracker(W, H, params({ maxAge: 100, maxTracks: 5 }));
+  const held: number[] = [];
+  const ended: number[][] = [];
+  for (const [f, shapes] of scenes.entries()) {
+    const frame = render(shapes, 2000 + f);
+    ended.push(tracker.update(f, frame.instance, frame.segments).ended.map((track) => track.trackId));
+    held.push(tracker.activeTracks);
+  }
+  t.deepEqual(held, [3, 5, 5, 5, 5]);
+  // Frame 1: 6 tracks, one too many: track 1 (seen in frame 0, the lowest id of the oldest) ends.
+  t.deepEqual(ended, [[], [1], [2, 3, 4], [5, 6, 7], [8, 9, 10]]);
+  // A frame with more instances than the cap keeps them all.
+  const crowd = Array.from({ length: 8 }, (_, k) => rect(`k${k}`, 2 + 7 * k, 28, 3, 3, 9));
+  const frame = render(crowd, 3000);
+  const tracked = tracker.update(5, frame.instance, frame.segments);
+  t.is(tracked.born.length, 8);
+  t.is(tracker.activeTracks, 8);
+  t.throws(() => new Tracker(W, H, params({ maxTracks: 0 })), { instanceOf: RangeError, message: /maxTracks/ });
+});

@@ -69,8 +69,10 @@
  * IoU rule only: no containment rule, no stages 2-3), with the IoU of the (inclusive) boxes; no pixel is read.
  *
  * Masks are kept as horizontal runs sorted by row then column, runs that touch joined (an Int32Array per
- * track). Memory is bounded by the tracks alive (seen within `maxAge + 1` frames) and their masks; nothing grows
- * with the stream's length. Scratch arrays are reused across frames; no allocation happens per pixel.
+ * track). Memory is bounded by the tracks alive (seen within `maxAge + 1` frames) and their masks, and their
+ * number by `maxTracks` (past it, the lost tracks seen longest ago end early: a stream of noise cannot grow
+ * it); nothing grows with the stream's length. Scratch arrays are reused across frames; no allocation
+ * happens per pixel.
  */
 import { MAX_TRACK_ID } from '../../../wire/src/panoptic.js';
 
@@ -88,7 +90,16 @@ export interface TrackingParameters {
   readonly association?: 'mask' | 'box';
   /** Largest id to number (default MAX_TRACK_ID); past it update() throws TrackIdsExhausted. */
   readonly maxTrackId?: number;
+  /**
+   * Most tracks held, live and lost (default MAX_HELD_TRACKS): past it the lost tracks seen longest ago end
+   * early, so a stream of noise (thousands of specks a frame, each a track kept for `maxAge` frames) cannot
+   * grow the tracker's memory without bound. A frame's own instances are always tracked.
+   */
+  readonly maxTracks?: number;
 }
+
+/** The default of `maxTracks`: far above the objects of any street scene, small enough to bound memory. */
+export const MAX_HELD_TRACKS = 4096;
 
 /**
  * One instance of a frame, as fusion reports it. `box` and `area` describe the instance's pixels in the map
@@ -153,10 +164,11 @@ export class TrackIdsExhausted extends Error {
  * - `maxAge` 30 frames: 3 s at 10 fps, 1 s at 30 fps, longer than an object passing behind another;
  *   0 (no occlusion handling) gave 4.6 times the id switches.
  */
-export const DEFAULT_TRACKING: Required<Omit<TrackingParameters, 'association' | 'maxTrackId'>> = Object.freeze({
-  iouThreshold: 0.1,
-  maxAge: 30,
-});
+export const DEFAULT_TRACKING: Required<Omit<TrackingParameters, 'association' | 'maxTrackId' | 'maxTracks'>> =
+  Object.freeze({
+    iouThreshold: 0.1,
+    maxAge: 30,
+  });
 
 /**
  * Stage 3's gate: a segment is within reach of a track seen once when its centroid lies within this many
@@ -846,6 +858,7 @@ export class Tracker {
   readonly #maxAge: number;
   readonly #association: 'mask' | 'box';
   readonly #maxTrackId: number;
+  readonly #maxTracks: number;
   readonly #pixels: PixelScratch;
   /** Live and lost tracks, by id ascending. */
   #tracks: Track[] = [];
@@ -855,7 +868,13 @@ export class Tracker {
   constructor(width: number, height: number, parameters: TrackingParameters) {
     checkInteger('width', width, 1, 2 ** 15);
     checkInteger('height', height, 1, 2 ** 15);
-    const { iouThreshold, maxAge, association = 'mask', maxTrackId = MAX_TRACK_ID } = parameters;
+    const {
+      iouThreshold,
+      maxAge,
+      association = 'mask',
+      maxTrackId = MAX_TRACK_ID,
+      maxTracks = MAX_HELD_TRACKS,
+    } = parameters;
     if (typeof iouThreshold !== 'number' || !(iouThreshold > 0 && iouThreshold <= 1)) {
       throw new RangeError(`iouThreshold must be above 0 and at most 1, got ${String(iouThreshold)}`);
     }
@@ -864,12 +883,14 @@ export class Tracker {
       throw new RangeError(`association must be 'mask' or 'box', got ${String(association)}`);
     }
     checkInteger('maxTrackId', maxTrackId, 1, MAX_TRACK_ID);
+    checkInteger('maxTracks', maxTracks, 1, MAX_TRACK_ID);
     this.#width = width;
     this.#height = height;
     this.#iouThreshold = iouThreshold;
     this.#maxAge = maxAge;
     this.#association = association;
     this.#maxTrackId = maxTrackId;
+    this.#maxTracks = maxTracks;
     this.#pixels = new PixelScratch(width, height);
   }
 
@@ -968,12 +989,28 @@ export class Tracker {
         trackOf[segment.id] = track.id;
         firstIndexOf[segment.id] = index;
       }
-      this.#tracks = kept;
+      this.#tracks = this.#withinCap(kept, index, ended);
       this.#lastIndex = index;
       return { trackOf, firstIndexOf, born, ended };
     } finally {
       if (mask) pixels.unbind(segments);
     }
+  }
+
+  /**
+   * `kept` (by id) within `maxTracks`: the lost tracks seen longest ago end first (added to `ended`, which
+   * stays in id order); tracks seen in frame `index` always stay.
+   */
+  #withinCap(kept: Track[], index: number, ended: EndedTrack[]): Track[] {
+    const excess = kept.length - this.#maxTracks;
+    if (excess <= 0) return kept;
+    const lost = kept.filter((track) => track.lastIndex !== index);
+    lost.sort((a, b) => a.lastIndex - b.lastIndex || a.id - b.id);
+    const ending = new Set(lost.slice(0, excess));
+    if (ending.size === 0) return kept;
+    for (const track of ending) ended.push(track.ended());
+    ended.sort((a, b) => a.trackId - b.trackId);
+    return kept.filter((track) => !ending.has(track));
   }
 
   /** Ends every live and lost track (the stream ended) and returns them, by id. Later ids stay unused. */
