@@ -756,3 +756,39 @@ test('maxTracks bounds the tracks held: the lost tracks seen longest ago end ear
   t.is(tracker.activeTracks, 8);
   t.throws(() => new Tracker(W, H, params({ maxTracks: 0 })), { instanceOf: RangeError, message: /maxTracks/ });
 });
+
+test('maxSegments bounds the instances associated: the smallest beyond it get ids of their own, born and ended at once', (t) => {
+  // Two large objects that persist, and specks that change every frame; at most 3 instances are followed.
+  const scenes = Array.from({ length: 3 }, (_, f) => [
+    rect('big', 2 + f, 2, 12, 10),
+    rect('mid', 30 + f, 2, 8, 8),
+    ...Array.from({ length: 4 }, (_, k) => rect(`speck${f}-${k}`, 4 + 12 * k, 24, 2, 2)),
+  ]);
+  const tracker = new Tracker(W, H, params({ maxSegments: 3 }));
+  const run = runScenes(tracker, scenes);
+  t.deepEqual([...idsOf(run, 'big')], [1]);
+  t.deepEqual([...idsOf(run, 'mid')], [2]);
+  // Frame 0: big, mid and one speck (the first of the equal-sized ones) are followed; three are not.
+  t.deepEqual(run.born[0], [1, 2, 3, 4, 5, 6]);
+  t.deepEqual(
+    run.ended[0]!.map((track) => [track.trackId, track.firstIndex, track.lastIndex, track.framesSeen]),
+    [
+      [4, 0, 0, 1],
+      [5, 0, 0, 1],
+      [6, 0, 0, 1],
+    ],
+  );
+  // Every instance has an id, never one used before.
+  const all = run.tracks.flatMap((tracks) => [...tracks.values()]);
+  t.true(all.every((id) => id > 0));
+  t.is(
+    new Set(
+      run.tracks.flatMap((tracks, f) =>
+        [...tracks].filter(([key]) => key.startsWith('speck')).map(([, id]) => `${f}:${id}`),
+      ),
+    ).size,
+    12,
+  );
+  t.is(tracker.activeTracks <= 3 + 1, true);
+  t.throws(() => new Tracker(W, H, params({ maxSegments: 0 })), { instanceOf: RangeError, message: /maxSegments/ });
+});

@@ -96,7 +96,16 @@ export interface TrackingParameters {
    * grow the tracker's memory without bound. A frame's own instances are always tracked.
    */
   readonly maxTracks?: number;
+  /**
+   * Most instances of one frame associated (default MAX_TRACKED_SEGMENTS): past it the smallest ones get
+   * new ids of their own, born and ended in that frame, so that association's cost (on the main thread)
+   * stays bounded whatever a frame holds (a frame of noise can hold tens of thousands of specks).
+   */
+  readonly maxSegments?: number;
 }
+
+/** The default of `maxSegments`: street scenes hold a few hundred instances at most. */
+export const MAX_TRACKED_SEGMENTS = 1024;
 
 /** The default of `maxTracks`: far above the objects of any street scene, small enough to bound memory. */
 export const MAX_HELD_TRACKS = 4096;
@@ -143,7 +152,10 @@ export interface TrackedFrame {
   readonly firstIndexOf: Float64Array;
   /** Track ids that began in this frame, in the order of their segments in the input. */
   readonly born: readonly number[];
-  /** Tracks that ended at this frame: not seen for more than maxAge frames. In track id order. */
+  /**
+   * Tracks that ended at this frame: not seen for more than maxAge frames, lost ones ended early past
+   * `maxTracks`, and this frame's instances past `maxSegments` (tracks of one frame). In track id order.
+   */
   readonly ended: readonly EndedTrack[];
 }
 
@@ -164,11 +176,12 @@ export class TrackIdsExhausted extends Error {
  * - `maxAge` 30 frames: 3 s at 10 fps, 1 s at 30 fps, longer than an object passing behind another;
  *   0 (no occlusion handling) gave 4.6 times the id switches.
  */
-export const DEFAULT_TRACKING: Required<Omit<TrackingParameters, 'association' | 'maxTrackId' | 'maxTracks'>> =
-  Object.freeze({
-    iouThreshold: 0.1,
-    maxAge: 30,
-  });
+export const DEFAULT_TRACKING: Required<
+  Omit<TrackingParameters, 'association' | 'maxTrackId' | 'maxTracks' | 'maxSegments'>
+> = Object.freeze({
+  iouThreshold: 0.1,
+  maxAge: 30,
+});
 
 /**
  * Stage 3's gate: a segment is within reach of a track seen once when its centroid lies within this many
@@ -859,6 +872,7 @@ export class Tracker {
   readonly #association: 'mask' | 'box';
   readonly #maxTrackId: number;
   readonly #maxTracks: number;
+  readonly #maxSegments: number;
   readonly #pixels: PixelScratch;
   /** Live and lost tracks, by id ascending. */
   #tracks: Track[] = [];
@@ -874,6 +888,7 @@ export class Tracker {
       association = 'mask',
       maxTrackId = MAX_TRACK_ID,
       maxTracks = MAX_HELD_TRACKS,
+      maxSegments = MAX_TRACKED_SEGMENTS,
     } = parameters;
     if (typeof iouThreshold !== 'number' || !(iouThreshold > 0 && iouThreshold <= 1)) {
       throw new RangeError(`iouThreshold must be above 0 and at most 1, got ${String(iouThreshold)}`);
@@ -884,6 +899,7 @@ export class Tracker {
     }
     checkInteger('maxTrackId', maxTrackId, 1, MAX_TRACK_ID);
     checkInteger('maxTracks', maxTracks, 1, MAX_TRACK_ID);
+    checkInteger('maxSegments', maxSegments, 1, MAX_INPUT_ID);
     this.#width = width;
     this.#height = height;
     this.#iouThreshold = iouThreshold;
@@ -891,6 +907,7 @@ export class Tracker {
     this.#association = association;
     this.#maxTrackId = maxTrackId;
     this.#maxTracks = maxTracks;
+    this.#maxSegments = maxSegments;
     this.#pixels = new PixelScratch(width, height);
   }
 
@@ -919,8 +936,9 @@ export class Tracker {
    * 0 = no instance). `segments`: its instances. Throws RangeError on bad input and TrackIdsExhausted when
    * the new tracks would pass `maxTrackId`; the tracker is unchanged when it throws.
    */
-  update(index: number, instance: Uint16Array | Uint32Array, segments: readonly TrackInput[]): TrackedFrame {
-    const maxId = this.#validate(index, instance, segments);
+  update(index: number, instance: Uint16Array | Uint32Array, input: readonly TrackInput[]): TrackedFrame {
+    const maxId = this.#validate(index, instance, input);
+    const { segments, overflow } = this.#tracked(input);
     const mask = this.#association === 'mask';
     const tracks = this.#tracks;
     const pixels = this.#pixels;
@@ -945,6 +963,7 @@ export class Tracker {
       const segmentTaken = new Uint8Array(segments.length);
       for (const track of candidates) if (track.segment !== -1) segmentTaken[track.segment] = 1;
       for (let s = 0; s < segments.length; s++) if (segmentTaken[s] === 0) births++;
+      births += overflow.length;
       if (births > 0 && this.#nextId + births - 1 > this.#maxTrackId) {
         throw new TrackIdsExhausted(this.#maxTrackId, births);
       }
@@ -990,11 +1009,28 @@ export class Tracker {
         firstIndexOf[segment.id] = index;
       }
       this.#tracks = this.#withinCap(kept, index, ended);
+      // Past maxSegments, the smallest instances get ids of their own, not followed: tracks of one frame.
+      for (const segment of overflow) {
+        const id = this.#nextId++;
+        trackOf[segment.id] = id;
+        firstIndexOf[segment.id] = index;
+        born.push(id);
+        ended.push({ trackId: id, classId: segment.classId, firstIndex: index, lastIndex: index, framesSeen: 1 });
+      }
       this.#lastIndex = index;
       return { trackOf, firstIndexOf, born, ended };
     } finally {
       if (mask) pixels.unbind(segments);
     }
+  }
+
+  /** The instances to associate (the `maxSegments` largest, in input order) and the others. */
+  #tracked(input: readonly TrackInput[]): { segments: readonly TrackInput[]; overflow: readonly TrackInput[] } {
+    if (input.length <= this.#maxSegments) return { segments: input, overflow: [] };
+    const order = input.map((_, s) => s).sort((a, b) => input[b]!.area - input[a]!.area || a - b);
+    const keep = new Uint8Array(input.length);
+    for (const s of order.slice(0, this.#maxSegments)) keep[s] = 1;
+    return { segments: input.filter((_, s) => keep[s] === 1), overflow: input.filter((_, s) => keep[s] === 0) };
   }
 
   /**

@@ -581,8 +581,11 @@ export interface FrameResult {
   /** Track ids that began in this frame. */
   tracksBorn: number[];
   /**
-   * Tracks that ended with this frame: lost for more than max_age frames. Tracks still live when the
-   * stream ends are not listed: their last frame is the last result whose segments carry their id.
+   * Tracks that ended with this frame: lost for more than max_age frames. To bound its work, a stream
+   * holds at most 4096 tracks (past that the lost ones seen longest ago end early) and follows at most the
+   * 1024 largest instances of a frame (smaller ones get ids of their own and end in that frame). Tracks
+   * still live when the stream ends are not listed: their last frame is the last result whose segments
+   * carry their id.
    */
   tracksEnded: TrackSummary[];
 }
