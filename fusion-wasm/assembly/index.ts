@@ -7,7 +7,8 @@
 //   instance   u16[n]  output instance id per pixel (0 = none)
 //   fused      u8[n]   output class per pixel, written by the last phase
 //   visited    u8[n]   scratch for connected components (marks carry a per-frame epoch, so it is never cleared)
-//   queue      i32[n]  scratch for the breadth-first searches
+//   queue      8 bytes per pixel: scratch for the breadth-first search (i32 per pixel) and for the
+//              scanline floods' stacks of runs (i32 pair per run)
 //   isThing    u8[256], category u8[256]: the label space, indexed by class id (void: not a thing)
 //   idClass    u8[65536], idCategory u8[65536]: class and category of each instance id
 //
@@ -28,13 +29,66 @@ function clampTo(value: f64, limit: i32): f64 {
 // Phase 1: paste each kept detection's mask into its box and keep the pixels that pass the pixel-to-pixel
 // matching (foreground, unclaimed, consistent with the detection's class).
 
+/** Fills `length` bytes at `dst` with `value`, sixteen at a time; may write up to 15 bytes past the end. */
+@inline
+function fillOver(dst: usize, value: u8, length: usize): void {
+  const lanes = i8x16.splat(<i8>value);
+  for (let i: usize = 0; i < length; i += 16) v128.store(dst + i, lanes);
+}
+
+/** Fills exactly `length` bytes at `dst` with `value` (short runs are common: no call into the runtime). */
+@inline
+function fillExact(dst: usize, value: u8, length: usize): void {
+  const lanes = i8x16.splat(<i8>value);
+  let i: usize = 0;
+  for (; i + 16 <= length; i += 16) v128.store(dst + i, lanes);
+  for (; i < length; i++) store<u8>(dst + i, value);
+}
+
+/**
+ * Lanes of `classes` (16 class ids) looked up in a 256-byte table held as 16 vectors of 16 bytes; `chunks`
+ * has bit k set when vector k has any non-zero entry, so only those vectors are looked up.
+ */
+@inline
+function tableLanes(classes: v128, table: usize, chunks: u32): v128 {
+  let lanes = i8x16.splat(0);
+  let bits = chunks;
+  while (bits != 0) {
+    const k = ctz(bits);
+    bits &= bits - 1;
+    const indices = i8x16.sub(classes, i8x16.splat(<i8>(k << 4)));
+    lanes = v128.or(lanes, i8x16.swizzle(v128.load(table + (<usize>k << 4)), indices));
+  }
+  return lanes;
+}
+
+/** Bit k set when bytes 16k..16k+15 of the 256-byte `table` are not all zero. */
+@inline
+function tableChunks(table: usize): u32 {
+  let chunks: u32 = 0;
+  for (let k: u32 = 0; k < 16; k++) {
+    if (v128.any_true(v128.load(table + (<usize>k << 4)))) chunks |= 1 << k;
+  }
+  return chunks;
+}
+
 /**
  * Pastes detection `id` and claims its matching pixels. The bilinear sample is taken vertically first:
  * each pixel row interpolates the two mask rows it falls between (one value per mask column), then each
  * pixel interpolates that row horizontally; the reference computes in the same order, so the two agree
- * to the bit. `scratch` holds per-column sampling data (i32 u0, i32 u1, f64 fraction: 16 bytes a column),
- * then per mask column the first and last pixel column that sample it (i32 pairs), then one f64 per
- * mask column for the interpolated row.
+ * to the bit.
+ *
+ * The horizontal weights are separable: they are computed once per detection (per pixel column: u0, u1,
+ * fraction), and the pixel columns are grouped into runs that share u0. Along a row, a run whose two mask
+ * values both clear the threshold by a safe margin passes as a whole, a run whose values both fall short by
+ * the margin fails as a whole, and only the runs in between (the mask's edge, a few per row) are sampled
+ * pixel by pixel, exactly as the reference does. The margin (1e-12 relative) is far above the rounding of
+ * a convex combination (a few ulps), so the shortcut never changes a result. The row's pass marks (one byte
+ * per pixel column) are then combined with the pixel-to-pixel matching sixteen pixels at a time.
+ *
+ * `scratch` layout: per pixel column 16 bytes (i32 u0, i32 u1, f64 fraction); per mask column one f64 (the
+ * interpolated row) and one run (i32 u0, i32 first x, i32 end x, pad: 16 bytes); 256 bytes of match table;
+ * then one pass byte per pixel column (plus 16 bytes of slack).
  */
 export function pasteDetection(
   width: i32,
@@ -69,12 +123,15 @@ export function pasteDetection(
   const boxHeight = y2 - y1;
   const stride = (<usize>maskSize) << 2;
   const columns = scratch;
-  const spans = scratch + ((<usize>width) << 4); // i32 first, last pixel column per mask column
-  const row = spans + ((<usize>maskSize) << 3); // f64 per mask column
-  for (let u = 0; u < maskSize; u++) {
-    store<i32>(spans + ((<usize>u) << 3), xEnd);
-    store<i32>(spans + ((<usize>u) << 3), xStart - 1, 4);
-  }
+  const row = scratch + ((<usize>width) << 4); // f64 per mask column
+  const runs = row + ((<usize>maskSize) << 3); // 16 bytes per run
+  const status = runs + ((<usize>maskSize) << 4); // u8 per mask column
+  const matchTable = status + (((<usize>maskSize) + 15) & ~15);
+  const pass = matchTable + 256; // one byte per pixel column
+
+  // Runs of pixel columns sharing u0 (u0 never decreases with x).
+  let runCount: usize = 0;
+  let previous = -1;
   for (let x = xStart; x < xEnd; x++) {
     let u = ((<f64>x + 0.5 - x1) / boxWidth) * m - 0.5;
     if (u < 0) u = 0;
@@ -85,15 +142,32 @@ export function pasteDetection(
     store<i32>(c, u0);
     store<i32>(c, u1, 4);
     store<f64>(c, u - <f64>u0, 8);
-    // Columns only grow with x: the first x that samples a mask column is met first, the last one last.
-    for (let k = u0; k <= u1; k++) {
-      const span = spans + ((<usize>k) << 3);
-      if (x < load<i32>(span)) store<i32>(span, x);
-      store<i32>(span, x, 4);
+    if (u0 != previous) {
+      const r = runs + (runCount << 4);
+      store<i32>(r, u0);
+      store<i32>(r, x, 4);
+      runCount++;
+      previous = u0;
     }
+    store<i32>(runs + ((runCount - 1) << 4), x + 1, 8);
   }
+
+  // The pixel-to-pixel matching as a table: 0xff for the classes this detection may claim.
   const detectionCategory = load<u8>(category + detectionClass);
+  for (let c: usize = 0; c < 256; c++) {
+    const ok = load<u8>(isThing + c) != 0 && (byClass ? <u32>c == detectionClass : load<u8>(category + c) == detectionCategory);
+    store<u8>(matchTable + c, ok ? 0xff : 0);
+  }
+  const chunks = tableChunks(matchTable);
+  if (chunks == 0) return;
+
+  // Thresholds with a margin far above the rounding of a convex combination of values up to 1e6 in size
+  // (a few ulps of 1e6 is below 1e-9), so a run whose two values are both sure takes no per-pixel test.
+  const high = maskThreshold + 1e-6;
+  const low = maskThreshold - 1e-6;
   const claim = <u16>id;
+  const claimLanes = i16x8.splat(<i16>claim);
+  const zero = i16x8.splat(0);
   for (let y = yStart; y < yEnd; y++) {
     let v = ((<f64>y + 0.5 - y1) / boxHeight) * m - 0.5;
     if (v < 0) v = 0;
@@ -103,35 +177,64 @@ export function pasteDetection(
     const fv = v - <f64>v0;
     const row0 = mask + <usize>v0 * stride;
     const row1 = mask + <usize>v1 * stride;
-    // The row's values, and the mask columns that reach the threshold: a horizontal interpolation never
-    // exceeds the larger of its two values, so pixels sampling only columns below it are skipped.
-    // (A mask column that no pixel samples has an empty span and widens nothing.)
-    let xFrom = xEnd;
-    let xTo = xStart - 1;
+    // The row's values, and a status per mask column: 2 when the value clears the threshold by the margin,
+    // 0 when it falls short by it, 1 in between or when the value is too large or not finite for the margin
+    // to be sure (masks are probabilities: in practice every value is small).
     for (let u = 0; u < maskSize; u++) {
       const value = (1 - fv) * <f64>load<f32>(row0 + ((<usize>u) << 2)) + fv * <f64>load<f32>(row1 + ((<usize>u) << 2));
       store<f64>(row + ((<usize>u) << 3), value);
-      if (value >= maskThreshold) {
-        const span = spans + ((<usize>u) << 3);
-        xFrom = min(xFrom, load<i32>(span));
-        xTo = max(xTo, load<i32>(span, 4));
+      const sure = abs(value) <= 1e6;
+      store<u8>(status + <usize>u, sure ? (value >= high ? 2 : value < low ? 0 : 1) : 1);
+    }
+    // Pass marks per run; [xFrom, xTo) spans the runs that may pass.
+    let xFrom = xEnd;
+    let xTo = xStart;
+    for (let i: usize = 0; i < runCount; i++) {
+      const r = runs + (i << 4);
+      const u0 = load<i32>(r);
+      const first = load<i32>(r, 4);
+      const end = load<i32>(r, 8);
+      const both = <u32>load<u8>(status + <usize>u0) | (<u32>load<u8>(status + <usize>(u0 < last ? u0 + 1 : last)) << 8);
+      if (both == 0) {
+        fillOver(pass + <usize>first, 0, <usize>(end - first));
+        continue;
+      }
+      if (first < xFrom) xFrom = first;
+      xTo = end;
+      if (both == 0x0202) {
+        fillOver(pass + <usize>first, 0xff, <usize>(end - first));
+        continue;
+      }
+      for (let x = first; x < end; x++) {
+        const c = columns + ((<usize>x) << 4);
+        const fu = load<f64>(c, 8);
+        const left = load<f64>(row + ((<usize>load<i32>(c)) << 3));
+        const right = load<f64>(row + ((<usize>load<i32>(c, 4)) << 3));
+        store<u8>(pass + <usize>x, (1 - fu) * left + fu * right >= maskThreshold ? 0xff : 0);
       }
     }
+    if (xFrom >= xTo) continue;
     const rowBase = <usize>y * <usize>width;
-    for (let x = xFrom; x <= xTo; x++) {
+    let x = xFrom;
+    for (; x + 16 <= xTo; x += 16) {
+      const marks = v128.load(pass + <usize>x);
+      if (!v128.any_true(marks)) continue;
       const p = rowBase + <usize>x;
-      const semanticClass = <usize>load<u8>(semantic + p);
-      // Cheap rejections first: background, already claimed, inconsistent.
-      if (load<u8>(isThing + semanticClass) == 0) continue;
+      const wanted = v128.and(marks, tableLanes(v128.load(semantic + p), matchTable, chunks));
+      const lo = i16x8.extend_low_i8x16_s(wanted);
+      const hi = i16x8.extend_high_i8x16_s(wanted);
+      const at = instance + (p << 1);
+      const before0 = v128.load(at);
+      const before1 = v128.load(at, 16);
+      v128.store(at, v128.bitselect(claimLanes, before0, v128.and(lo, i16x8.eq(before0, zero))));
+      v128.store(at, v128.bitselect(claimLanes, before1, v128.and(hi, i16x8.eq(before1, zero))), 16);
+    }
+    for (; x < xTo; x++) {
+      if (load<u8>(pass + <usize>x) == 0) continue;
+      const p = rowBase + <usize>x;
+      if (load<u8>(matchTable + <usize>load<u8>(semantic + p)) == 0) continue;
       if (load<u16>(instance + (p << 1)) != 0) continue;
-      if (byClass) {
-        if (<u32>semanticClass != detectionClass) continue;
-      } else if (load<u8>(category + semanticClass) != detectionCategory) continue;
-      const c = columns + ((<usize>x) << 4);
-      const fu = load<f64>(c, 8);
-      const left = load<f64>(row + ((<usize>load<i32>(c)) << 3));
-      const right = load<f64>(row + ((<usize>load<i32>(c, 4)) << 3));
-      if ((1 - fu) * left + fu * right >= maskThreshold) store<u16>(instance + (p << 1), claim);
+      store<u16>(instance + (p << 1), claim);
     }
   }
 }
@@ -142,6 +245,10 @@ export function pasteDetection(
 // search seeded with every labelled pixel in raster order; a pixel joins the first neighbour that reaches it
 // (neighbours visited up, left, right, down). `grown` (i32 per id) counts the pixels each instance gained.
 
+/**
+ * Claims pixel `q` for instance `id` when its growth code is `code` (unlabelled foreground of the
+ * instance's category); a claimed pixel's code is cleared, so it is claimed once.
+ */
 @inline
 function tryGrow(q: usize, id: u16, cat: u8, semantic: usize, instance: usize, isThing: usize, category: usize, queue: usize, tail: usize): usize {
   if (load<u16>(instance + (q << 1)) != 0) return tail;
@@ -257,7 +364,115 @@ function thingLanes(classes: v128, thingTables: usize, chunks: u32): v128 {
   return lanes;
 }
 
-/** Returns the next free id; writes the number of components left unlabelled for lack of ids to `result`. */
+// What a flood matches and how it marks a pixel.
+const LABEL = 0; // unlabelled pixels of the class: take the id
+const UNDO = 1; // pixels of the id (a component too small to keep): back to 0, and marked visited
+const COUNT = 2; // unvisited unlabelled pixels of the class: marked visited (ids ran out)
+
+@inline
+function floodMatches(mode: i32, q: usize, cls: u8, id: u16, semantic: usize, instance: usize, visited: usize, epoch: u8): bool {
+  if (mode == LABEL) return load<u16>(instance + (q << 1)) == 0 && load<u8>(semantic + q) == cls;
+  if (mode == UNDO) return load<u16>(instance + (q << 1)) == id;
+  return load<u8>(visited + q) != epoch && load<u16>(instance + (q << 1)) == 0 && load<u8>(semantic + q) == cls;
+}
+
+@inline
+function floodMark(mode: i32, from: usize, to: usize, id: u16, instance: usize, visited: usize, epoch: u8): void {
+  for (let q = from; q <= to; q++) {
+    if (mode == LABEL) store<u16>(instance + (q << 1), id);
+    else if (mode == UNDO) {
+      store<u16>(instance + (q << 1), 0);
+      store<u8>(visited + q, epoch);
+    } else store<u8>(visited + q, epoch);
+  }
+}
+
+/**
+ * Scanline flood fill of the 4-connected component of `start` (which matches): whole runs along a row are
+ * marked as they are found, and each run looks for runs in the rows above and below, so each pixel is
+ * read a few times, in memory order. `stack` holds (first, last) pixel pairs of runs still to scan (runs are
+ * disjoint: at most n pairs). Returns the component's size.
+ */
+@inline
+function flood(
+  mode: i32,
+  start: usize,
+  w: usize,
+  n: usize,
+  inverseWidth: f64,
+  cls: u8,
+  id: u16,
+  semantic: usize,
+  instance: usize,
+  visited: usize,
+  epoch: u8,
+  stack: usize,
+): usize {
+  const x0 = columnOf(start, w, inverseWidth);
+  const rowStart0 = start - x0;
+  // An isolated pixel (common in noise) needs no stack.
+  if (
+    (x0 == 0 || !floodMatches(mode, start - 1, cls, id, semantic, instance, visited, epoch)) &&
+    (x0 + 1 >= w || !floodMatches(mode, start + 1, cls, id, semantic, instance, visited, epoch)) &&
+    (start < w || !floodMatches(mode, start - w, cls, id, semantic, instance, visited, epoch)) &&
+    (start + w >= n || !floodMatches(mode, start + w, cls, id, semantic, instance, visited, epoch))
+  ) {
+    floodMark(mode, start, start, id, instance, visited, epoch);
+    return 1;
+  }
+  let first = x0;
+  while (first > 0 && floodMatches(mode, rowStart0 + first - 1, cls, id, semantic, instance, visited, epoch)) first--;
+  let last = x0;
+  while (last + 1 < w && floodMatches(mode, rowStart0 + last + 1, cls, id, semantic, instance, visited, epoch)) last++;
+  floodMark(mode, rowStart0 + first, rowStart0 + last, id, instance, visited, epoch);
+  let size = last - first + 1;
+  store<i32>(stack, <i32>(rowStart0 + first));
+  store<i32>(stack, <i32>(rowStart0 + last), 4);
+  let top: usize = 1;
+  while (top > 0) {
+    top--;
+    const a = <usize>load<i32>(stack + (top << 3));
+    const b = <usize>load<i32>(stack + (top << 3), 4);
+    const xa = columnOf(a, w, inverseWidth);
+    const rowStart = a - xa;
+    const xb = xa + (b - a);
+    for (let side = 0; side < 2; side++) {
+      let r: usize;
+      if (side == 0) {
+        if (rowStart < w) continue;
+        r = rowStart - w;
+      } else {
+        if (rowStart + w >= n) continue;
+        r = rowStart + w;
+      }
+      let x = xa;
+      while (x <= xb) {
+        if (!floodMatches(mode, r + x, cls, id, semantic, instance, visited, epoch)) {
+          x++;
+          continue;
+        }
+        let runFirst = x;
+        if (x == xa) while (runFirst > 0 && floodMatches(mode, r + runFirst - 1, cls, id, semantic, instance, visited, epoch)) runFirst--;
+        let runLast = x;
+        while (runLast + 1 < w && floodMatches(mode, r + runLast + 1, cls, id, semantic, instance, visited, epoch)) runLast++;
+        floodMark(mode, r + runFirst, r + runLast, id, instance, visited, epoch);
+        size += runLast - runFirst + 1;
+        store<i32>(stack + (top << 3), <i32>(r + runFirst));
+        store<i32>(stack + (top << 3), <i32>(r + runLast), 4);
+        top++;
+        x = runLast + 2;
+      }
+    }
+  }
+  return size;
+}
+
+/**
+ * Returns the next free id; writes the number of components left unlabelled for lack of ids to `result`.
+ * `queue` is scratch for the flood's stack (8 bytes per pixel). Which pixels form a component does not
+ * depend on the order they are found in, so a scanline flood gives the reference's components; ids follow
+ * the raster order of each component's first pixel, as the scan below meets them.
+ */
 export function labelNewInstances(
   width: i32,
   height: i32,
@@ -300,39 +515,23 @@ export function labelNewInstances(
     if (load<u16>(instance + (here << 1)) != 0 || load<u8>(visited + here) == epoch) continue;
     const cls = load<u8>(semantic + here);
     if (load<u8>(isThing + <usize>cls) == 0) continue;
-    // Flood the component; its pixels stay listed in the queue for labelling.
-    store<u8>(visited + here, epoch);
-    store<i32>(queue, <i32>here);
-    let tail: usize = 1;
-    for (let head: usize = 0; head < tail; head++) {
-      const q = <usize>load<i32>(queue + (head << 2));
-      const x = columnOf(q, w, inverseWidth);
-      if (q >= w) tail = visit(q - w, cls, semantic, instance, visited, epoch, queue, tail);
-      if (x > 0) tail = visit(q - 1, cls, semantic, instance, visited, epoch, queue, tail);
-      if (x + 1 < w) tail = visit(q + 1, cls, semantic, instance, visited, epoch, queue, tail);
-      if (q + w < n) tail = visit(q + w, cls, semantic, instance, visited, epoch, queue, tail);
-    }
-    if (<i32>tail < minArea) continue;
     if (nextId > 65535) {
-      dropped++;
+      // No ids left: the component is only counted (and marked visited, so it is met once).
+      if (<i32>flood(COUNT, here, w, n, inverseWidth, cls, 0, semantic, instance, visited, epoch, queue) >= minArea) dropped++;
       continue;
     }
     const id = <u16>nextId;
+    const size = flood(LABEL, here, w, n, inverseWidth, cls, id, semantic, instance, visited, epoch, queue);
+    if (<i32>size < minArea) {
+      flood(UNDO, here, w, n, inverseWidth, cls, id, semantic, instance, visited, epoch, queue);
+      continue;
+    }
     store<u8>(idClass + <usize>nextId, cls);
     store<u8>(idCategory + <usize>nextId, load<u8>(category + <usize>cls));
     nextId++;
-    for (let i: usize = 0; i < tail; i++) store<u16>(instance + (<usize>load<i32>(queue + (i << 2)) << 1), id);
   }
   store<i32>(result, dropped);
   return nextId;
-}
-
-@inline
-function visit(q: usize, cls: u8, semantic: usize, instance: usize, visited: usize, epoch: u8, queue: usize, tail: usize): usize {
-  if (load<u8>(visited + q) == epoch || load<u16>(instance + (q << 1)) != 0 || load<u8>(semantic + q) != cls) return tail;
-  store<u8>(visited + q, epoch);
-  store<i32>(queue + (tail << 2), <i32>q);
-  return tail + 1;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -348,9 +547,9 @@ export function finishFrame(width: i32, height: i32, semantic: usize, instance: 
     let x: usize = 0;
     while (x < w) {
       const p = rowStart + x;
-      if (x + 8 <= w && !v128.any_true(v128.load(instance + (p << 1)))) {
-        store<u64>(fused + p, load<u64>(semantic + p));
-        x += 8;
+      if (x + 16 <= w && !v128.any_true(v128.or(v128.load(instance + (p << 1)), v128.load(instance + (p << 1), 16)))) {
+        v128.store(fused + p, v128.load(semantic + p));
+        x += 16;
         continue;
       }
       const id = <usize>load<u16>(instance + (p << 1));
@@ -359,9 +558,20 @@ export function finishFrame(width: i32, height: i32, semantic: usize, instance: 
         x++;
         continue;
       }
+      // The run of this id: eight pixels compared at a time.
       let end = x + 1;
-      while (end < w && <usize>load<u16>(instance + ((rowStart + end) << 1)) == id) end++;
-      memory.fill(fused + p, load<u8>(idClass + id), end - x);
+      const lanes = i16x8.splat(<i16>id);
+      while (end + 8 <= w) {
+        const same = <u32>i16x8.bitmask(i16x8.eq(v128.load(instance + ((rowStart + end) << 1)), lanes));
+        if (same == 0xff) {
+          end += 8;
+          continue;
+        }
+        end += <usize>ctz(~same);
+        break;
+      }
+      if (end + 8 > w) while (end < w && <usize>load<u16>(instance + ((rowStart + end) << 1)) == id) end++;
+      fillExact(fused + p, load<u8>(idClass + id), end - x);
       const s = stats + id * 20;
       store<i32>(s, load<i32>(s) + <i32>(end - x));
       if (<i32>x < load<i32>(s, 4)) store<i32>(s, <i32>x, 4);

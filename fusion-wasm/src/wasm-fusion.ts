@@ -108,8 +108,11 @@ function kernelModule(build: WasmBuild): Promise<WasmModule> {
 
 const align = (offset: number, to = 16) => Math.ceil(offset / to) * to;
 const MAX_IDS = 65536;
-/** Scratch for pasting: 16 bytes per pixel column, then 8 + 8 bytes per mask column (M <= 1024). */
-const pasteScratch = (width: number) => 16 * width + 16 * 1024;
+/**
+ * Scratch for pasting: 16 bytes + 1 pass byte per pixel column, 8 + 16 + 1 bytes per mask column
+ * (M <= 1024), a 256-byte match table, and slack.
+ */
+const pasteScratch = (width: number) => 17 * width + 25 * 1024 + 512;
 
 /** Byte offsets of one frame size's buffers. */
 interface Layout {
@@ -198,7 +201,7 @@ class WasmFusion implements Fusion {
     const visited = (offset = align(offset + pixels));
     const instance = (offset = align(offset + pixels));
     const queue = (offset = align(offset + 2 * pixels));
-    const scratch = (offset = align(offset + 4 * pixels));
+    const scratch = (offset = align(offset + 8 * pixels)); // i32 per pixel for searches, 8 bytes for floods
     const masks = (offset = align(offset + pasteScratch(width)));
     // Room for at least 64 masks of 28x28 so that a growing detection count rarely moves the layout.
     const end = align(masks + 4 * Math.max(maskFloats, 64 * 28 * 28));
