@@ -26,6 +26,7 @@ import { startEcho } from './harness/transport-bound.js';
 import { driveVideos } from './harness/video-load.js';
 import { driveOverload, type OverloadFigures } from './harness/overload-load.js';
 import { measureTrackingCost, type TrackingCost } from './harness/tracking-cost.js';
+import { measurePeerLoop, peerLoopAvailable, type PeerBound } from './peers/peer-bound.js';
 
 if (process.argv.includes('--help')) {
   console.log(USAGE);
@@ -139,6 +140,10 @@ const transportSamples = new Map(options.streams.map((streams) => [streams, [] a
 const decodeSamples: number[] = [];
 let fusionFigures: FusionFigures | null = null;
 let trackingCosts: TrackingCost[] = [];
+// What a user would write instead: a Python loop, the same weights in PyTorch eager, Panoptic FPN's combination.
+const peerAvailable = await peerLoopAvailable();
+if (!peerAvailable) log('no Python with torch, torchvision and onnx: the PyTorch peer is left out');
+const peerSamples: PeerBound[] = [];
 let overload: OverloadFigures | undefined;
 let overloadModelFps = 0;
 
@@ -183,6 +188,15 @@ try {
           responseBytes,
         }),
       );
+    }
+    if (peerAvailable) {
+      const peer = await measurePeerLoop({
+        video: options.video,
+        frames: options.quick ? 6 : 30,
+        threads: machine.cores,
+      });
+      peerSamples.push(peer);
+      log(`  PyTorch peer loop (${peer.threads} threads): ${peer.fps.toFixed(2)} frames/s`);
     }
     decodeSamples.push(await measureDecode(options.video, model.input.width, model.input.height, options.seconds / 2));
     log(`  decode alone: ${decodeSamples.at(-1)!.toFixed(1)} frames/s`);
@@ -291,6 +305,20 @@ const results: BenchResults = {
     decodeFps: median(decodeSamples),
     fusion: fusionFigures,
     tracking: trackingCosts,
+    peer:
+      peerSamples.length === 0
+        ? null
+        : {
+            fps: median(peerSamples.map((peer) => peer.fps)),
+            fpsPerRound: peerSamples.map((peer) => peer.fps),
+            latencyMs: {
+              p50: median(peerSamples.map((peer) => peer.latencyMs.p50)),
+              p95: median(peerSamples.map((peer) => peer.latencyMs.p95)),
+            },
+            threads: peerSamples[0]!.threads,
+            detectionsPerFrame: median(peerSamples.map((peer) => peer.detectionsPerFrame)),
+            torch: peerSamples[0]!.torch,
+          },
     transport: [...transportSamples].map(([streams, samples]) => ({
       streams,
       fps: median(samples.map((s) => s.fps)),
@@ -310,6 +338,7 @@ const results: BenchResults = {
     fusionThroughputLoss: saturated && fusionOff ? 1 - saturated.fps / fusionOff.fps : null,
     trackingThroughputLoss: saturated && trackingOn ? 1 - trackingOn.fps / saturated.fps : null,
     trackMsAtSaturation: trackingOn?.stagesMs.track ?? null,
+    peerRatio: saturated && peerSamples.length > 0 ? saturated.fps / median(peerSamples.map((peer) => peer.fps)) : null,
     noise: saturated ? (Math.max(...saturated.fpsPerRound) - Math.min(...saturated.fpsPerRound)) / saturated.fps : 0,
     sessionsScaling:
       oneSession && mostSessions && baseSessions > 1

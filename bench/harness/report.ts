@@ -113,6 +113,14 @@ export function renderMarkdown(results: BenchResults): string {
               : 'no',
         ],
         [
+          'service at saturation vs the PyTorch loop a user would write (same weights, same cores)',
+          '>= 4x',
+          summary.peerRatio === null || bounds.peer === null
+            ? '-'
+            : `${f2(summary.peerRatio)}x (${f1(bounds.peer.fps * summary.peerRatio)} vs ${f2(bounds.peer.fps)} frames/s)`,
+          summary.peerRatio === null ? '-' : summary.peerRatio >= 4 ? 'yes' : 'no',
+        ],
+        [
           'throughput lost to tracking (fps on vs off)',
           `within noise (${pct(summary.noise)} between rounds)`,
           pct(summary.trackingThroughputLoss),
@@ -176,6 +184,15 @@ export function renderMarkdown(results: BenchResults): string {
                 `${f2(bounds.fusion.wasmMs)} ms/frame`,
               ],
               ['fusion alone, TypeScript reference', 'same frames', `${f2(bounds.fusion.referenceMs)} ms/frame`],
+            ]
+          : []),
+        ...(bounds.peer
+          ? [
+              [
+                'PyTorch peer: Python loop, ffmpeg decode, the same weights in torch eager, Panoptic FPN combination',
+                `${bounds.peer.threads} threads, torch ${bounds.peer.torch}, ${f1(bounds.peer.detectionsPerFrame)} detections`,
+                `${f2(bounds.peer.fps)} frames/s, p50 ${f1(bounds.peer.latencyMs.p50)} ms, p95 ${f1(bounds.peer.latencyMs.p95)} ms`,
+              ],
             ]
           : []),
         ...bounds.tracking.map((cost) => [

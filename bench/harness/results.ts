@@ -73,6 +73,19 @@ export interface BenchResults {
       readonly width: number;
       readonly height: number;
     } | null;
+    /**
+     * What a user would write instead of this server (bench/peers/): a Python loop decoding with ffmpeg,
+     * running the same weights in PyTorch eager and combining like Panoptic FPN; one frame after another.
+     * Null when no Python with torch, torchvision and onnx is found.
+     */
+    readonly peer: {
+      readonly fps: number;
+      readonly fpsPerRound: readonly number[];
+      readonly latencyMs: { readonly p50: number; readonly p95: number };
+      readonly threads: number;
+      readonly detectionsPerFrame: number;
+      readonly torch: string;
+    } | null;
     /** The tracker alone on synthetic moving scenes (bench/harness/tracking-cost.ts). */
     readonly tracking: readonly TrackingCost[];
     readonly transport: readonly {
@@ -96,6 +109,8 @@ export interface BenchResults {
     readonly trackingThroughputLoss: number | null;
     /** Mean ms per frame in the track stage, tracking on at saturation. */
     readonly trackMsAtSaturation: number | null;
+    /** Service fps at saturation / the PyTorch peer loop's fps, the same run. */
+    readonly peerRatio: number | null;
     /** Spread of the saturated run's frames/s between rounds, relative to its median (0 with one round). */
     readonly noise: number;
     /** Model alone, the most sessions vs one. */

@@ -65,6 +65,9 @@ test.serial('npm run bench -- --quick writes JSON, Markdown and an SVG chart wit
     ],
   );
   t.true(results.bounds.tracking.every((cost) => cost.msPerFrame > 0));
+  // The PyTorch peer (CI installs torch, torchvision and onnx), measured in the same rounds.
+  t.true(results.bounds.peer!.fps > 0 && results.bounds.peer!.latencyMs.p95 >= results.bounds.peer!.latencyMs.p50);
+  t.true(results.summary.peerRatio! > 0);
   t.true(results.bounds.modelAlone.length === 1 && results.bounds.modelAlone[0]!.fps > 0);
   t.true(results.bounds.decodeFps > 0);
   t.true(results.bounds.fusion!.wasmMs > 0 && results.bounds.fusion!.referenceMs > 0);
