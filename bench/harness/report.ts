@@ -131,7 +131,7 @@ export function renderMarkdown(results: BenchResults): string {
               : 'no',
         ],
         ...bounds.tracking
-          .filter((cost) => cost.association === 'mask' && cost.segments === 50)
+          .filter((cost) => cost.association === 'mask' && Math.round(cost.segments) === 50)
           .map((cost) => {
             const goal = cost.width * cost.height <= 512 * 256 ? 1 : 3;
             return [
