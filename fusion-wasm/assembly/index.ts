@@ -347,22 +347,6 @@ export function growRegions(
 // class gets the next id (in raster order of its first pixel) when it has at least `minArea` pixels; ids
 // stop at 65535 and later components are counted instead.
 
-/**
- * Foreground test for 16 pixels at once: `thingTables` holds the isThing table as 16 vectors of 16 bytes
- * (0xff for things); `chunks` has bit k set when vector k has any thing, so only those are looked up.
- */
-@inline
-function thingLanes(classes: v128, thingTables: usize, chunks: u32): v128 {
-  let lanes = i8x16.splat(0);
-  let bits = chunks;
-  while (bits != 0) {
-    const k = ctz(bits);
-    bits &= bits - 1;
-    const indices = i8x16.sub(classes, i8x16.splat(<i8>(k << 4)));
-    lanes = v128.or(lanes, i8x16.swizzle(v128.load(thingTables + (<usize>k << 4)), indices));
-  }
-  return lanes;
-}
 
 // What a flood matches and how it marks a pixel.
 const LABEL = 0; // unlabelled pixels of the class: take the id
@@ -500,7 +484,8 @@ export function labelNewInstances(
   while (start < n) {
     // Skip 16 pixels at a time while none is an unvisited, unlabelled thing pixel.
     if (start + 16 <= n && (start & 15) == 0) {
-      const things = thingLanes(v128.load(semantic + start), thingTables, thingChunks);
+      // Foreground test for 16 pixels at once: the isThing table as 16 vectors of 16 bytes (0xff for things).
+      const things = tableLanes(v128.load(semantic + start), thingTables, thingChunks);
       const free = i8x16.narrow_i16x8_s(
         i16x8.eq(v128.load(instance + (start << 1)), i16x8.splat(0)),
         i16x8.eq(v128.load(instance + (start << 1), 16), i16x8.splat(0)),
