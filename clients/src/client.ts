@@ -4,6 +4,8 @@
  * Every call takes an AbortSignal (cancels the call) and a deadline; failures throw `FusionsegError` with
  * the gRPC status code and the server's message. No reconnects or retries happen behind the caller's back.
  * A server with `--auth-tokens-file` wants `token`; one with `--tls-client-ca` wants `cert` and `key`.
+ * The address may name several replicas (`10.0.0.1:5001,10.0.0.2:5001`, or `dns:///name:port` for every address
+ * of a name): calls are spread over the reachable ones round-robin (see `grpcTarget`).
  */
 import {
   type ChannelCredentials,
@@ -25,6 +27,7 @@ import {
   type ModelInfo,
   type VideoRequest,
 } from '../../proto/generated/fusionseg/v1/segmentation.pb.js';
+import { isIPv4, isIPv6 } from 'node:net';
 import { decodeMap } from './decode-maps.js';
 
 export interface ClientOptions {
@@ -139,6 +142,44 @@ function writable<Req>(call: ClientDuplexStream<Req, FrameResult>, signal: Abort
   });
 }
 
+/** Target schemes passed to gRPC as they are (`dns:///name:port`, `ipv4:a:p,b:p`, `unix:path`, ...). */
+const TARGET_SCHEME = /^(dns|ipv4|ipv6|unix|unix-abstract|vsock):/;
+
+/**
+ * The gRPC target for an address: `host:port`, a gRPC target with its scheme (`dns:///name:port`, `ipv4:...`),
+ * or a comma-separated list of IP literals with ports (`127.0.0.1:5001,127.0.0.1:5002`; IPv6 as `[::1]:5001`),
+ * which becomes an `ipv4:` or `ipv6:` target. Host names in a list throw: `dns:///name:port` resolves a name to
+ * all its addresses instead. Throws a TypeError that says what is wrong.
+ */
+export function grpcTarget(address: string): string {
+  const trimmed = address.trim();
+  if (trimmed === '') throw new TypeError('the address is empty');
+  if (TARGET_SCHEME.test(trimmed) || !trimmed.includes(',')) return trimmed;
+  const entries = trimmed.split(',').map((entry) => entry.trim());
+  const families = entries.map((entry) => {
+    if (entry === '') throw new TypeError(`an empty address in the list "${address}"`);
+    const match = /^\[([^\]]+)\]:(\d+)$/.exec(entry) ?? /^([^:[\]]+):(\d+)$/.exec(entry);
+    if (match === null) {
+      throw new TypeError(`"${entry}" is not host:port (an IPv6 address goes in brackets: [::1]:50051)`);
+    }
+    const [, host, port] = match as unknown as [string, string, string];
+    if (Number(port) < 1 || Number(port) > 65535) throw new TypeError(`"${entry}": the port must be 1 to 65535`);
+    if (isIPv4(host) && !entry.startsWith('[')) return 'ipv4';
+    if (isIPv6(host) && entry.startsWith('[')) return 'ipv6';
+    throw new TypeError(
+      `"${entry}": a list takes IP addresses only; for the addresses of a host name use dns:///${entry}`,
+    );
+  });
+  const family = families[0]!;
+  if (families.some((f) => f !== family)) {
+    throw new TypeError('a list takes IPv4 or IPv6 addresses, not both; use dns:///name:port for a mixed set');
+  }
+  return `${family}:${entries.join(',')}`;
+}
+
+/** Spreads calls over every reachable address of the target (a pick per call, skipping failed replicas). */
+const ROUND_ROBIN_SERVICE_CONFIG = JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] });
+
 function channelCredentials(options: ClientOptions): ChannelCredentials {
   if ((options.cert === undefined) !== (options.key === undefined)) {
     throw new TypeError('a client certificate needs both cert and key');
@@ -159,7 +200,9 @@ export class FusionsegClient {
     }
     this.#authorization = options.token === undefined ? undefined : `Bearer ${options.token}`;
     const limit = options.maxMessageBytes ?? 64 * 1024 * 1024;
-    this.#client = new SegmentationServiceClient(address, channelCredentials(options), {
+    const target = grpcTarget(address);
+    this.#client = new SegmentationServiceClient(target, channelCredentials(options), {
+      'grpc.service_config': ROUND_ROBIN_SERVICE_CONFIG,
       'grpc.max_receive_message_length': limit,
       'grpc.max_send_message_length': limit,
     });

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { TrackingOptions } from '../../../proto/generated/fusionseg/v1/segmentation.pb.js';
-import { FusionsegClient, FusionsegError } from '../client.js';
+import { FusionsegClient, FusionsegError, grpcTarget } from '../client.js';
 
 export const DEFAULT_SERVER = '127.0.0.1:50051';
 
@@ -39,14 +39,22 @@ export function printCommandUsage(usage: string): void {
 export const connectionUsage = `[--server ADDR] [--tls] [--ca FILE] [--tls-cert FILE --tls-key FILE] [--token T]`;
 
 /** What the connection flags mean, once, at the end of the usage text. */
-export const connectionHelp = `Connection: --server host:port (default ${DEFAULT_SERVER}); --tls to use TLS (with --ca FILE, trust
-that PEM CA instead of the system's roots); --tls-cert FILE --tls-key FILE, a PEM client certificate and key
-for servers that require mutual TLS (implies --tls); --token T, a bearer token for servers with
---auth-tokens-file (or FUSIONSEG_TOKEN in the environment, which other users cannot read from ps).`;
+export const connectionHelp = `Connection: --server host:port (default ${DEFAULT_SERVER}); replicas as a comma-separated list of
+IP:port (IPv6 as [::1]:port) or dns:///name:port (every address of the name), calls spread over the reachable
+ones round-robin; --tls to use TLS (with --ca FILE, trust that PEM CA instead of the system's roots);
+--tls-cert FILE --tls-key FILE, a PEM client certificate and key for servers that require mutual TLS
+(implies --tls); --token T, a bearer token for servers with --auth-tokens-file (or FUSIONSEG_TOKEN in the
+environment, which other users cannot read from ps).`;
 
 export async function connect(flags: ConnectionFlags, env: NodeJS.ProcessEnv = process.env): Promise<FusionsegClient> {
   if ((flags['tls-cert'] === undefined) !== (flags['tls-key'] === undefined)) {
     throw new UsageError('--tls-cert and --tls-key go together (a client certificate and its key)');
+  }
+  const server = flags.server ?? DEFAULT_SERVER;
+  try {
+    grpcTarget(server);
+  } catch (error: unknown) {
+    throw new UsageError(`--server: ${(error as Error).message}`);
   }
   const file = async (path: string | undefined, flag: string) => {
     if (path === undefined) return undefined;
@@ -65,7 +73,7 @@ export async function connect(flags: ConnectionFlags, env: NodeJS.ProcessEnv = p
   if (token !== undefined && !/^[\x21-\x7e]+$/.test(token)) {
     throw new UsageError(`--token (FUSIONSEG_TOKEN) must be visible ASCII characters, without spaces`);
   }
-  return new FusionsegClient(flags.server ?? DEFAULT_SERVER, {
+  return new FusionsegClient(server, {
     tls: flags.tls === true || ca !== undefined || cert !== undefined,
     ...(ca === undefined ? {} : { ca }),
     ...(cert === undefined || key === undefined ? {} : { cert, key }),

@@ -1,8 +1,10 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
+import { status } from '@grpc/grpc-js';
 import { MapEncoding } from '../../../proto/generated/fusionseg/v1/segmentation.pb.js';
-import type { VideoSource } from '../client.js';
+import { FusionsegError, type FusionsegClient, type VideoSource } from '../client.js';
 import {
   connect,
   connectionOptions,
@@ -17,12 +19,18 @@ import {
 import { localDecoder, openLocalVideo } from './local-video.js';
 import { outputOptions, ResultRenderer, tracksHelp } from './render-results.js';
 
+/** The waits before each retry of a job that ended UNAVAILABLE. */
+const RETRY_DELAYS_MS = [500, 1000, 2000] as const;
+
 export const processUsage = `fusionseg process <video> | --server-path PATH | --url URL
     [--fps N] [--start-time S] [--max-frames N]
     [--overlay out.mp4] [--frames-dir DIR] [--frames-every N] [--json out.ndjson] [--summary]
-    [--no-tracking] [--track-iou X] [--track-max-age N] [--tracks out.txt]
+    [--no-tracking] [--track-iou X] [--track-max-age N] [--tracks out.txt] [--no-retry]
     ${connectionUsage}
   Runs a whole video through ProcessVideo: uploaded, or a file under the server's media root, or a URL.
+  A job that ends UNAVAILABLE (its server went away) runs again from the start, on a reachable replica when
+  --server lists several: up to ${RETRY_DELAYS_MS.length} retries, after ${RETRY_DELAYS_MS.map((ms) => `${ms / 1000} s`).join(', ')}; each retry rewrites the
+  output files from the beginning. --no-retry fails at the first error instead.
   Tracking is on: segment ids are track ids that follow an object from frame to frame (overlays colour each
   track its own colour). --no-tracking switches it off; --track-iou X (0 < X <= 1, the mask overlap an
   object needs to keep its track) and --track-max-age N (frames a lost track is kept) override the server's
@@ -43,6 +51,7 @@ export async function processCommand(argv: readonly string[], signal: AbortSigna
       'start-time': { type: 'string' },
       'max-frames': { type: 'string' },
       'no-tracking': { type: 'boolean' },
+      'no-retry': { type: 'boolean' },
       ...trackingSettingsOptions,
     },
     allowPositionals: true,
@@ -58,7 +67,54 @@ export async function processCommand(argv: readonly string[], signal: AbortSigna
     maxFrames: positiveNumber(values['max-frames'], 'max-frames'),
   };
   const tracking = trackingChoice(values, true).options;
+  const overlays = values.overlay !== undefined || values['frames-dir'] !== undefined;
+  if (overlays && file === undefined) {
+    throw new UsageError(
+      '--overlay and --frames-dir need the video on this machine: upload it, or use `fusionseg stream`',
+    );
+  }
   const client = await connect(values);
+  try {
+    // Every job is idempotent (the video is read again from its source), so one that ended UNAVAILABLE runs
+    // again from the start: a new call, which the client sends to a replica that is reachable now.
+    for (let retry = 0; ; retry++) {
+      try {
+        return await runJob(client, { values, file, sampling, tracking, overlays, signal });
+      } catch (error: unknown) {
+        const delay = RETRY_DELAYS_MS[retry];
+        const unavailable = error instanceof FusionsegError && error.code === status.UNAVAILABLE;
+        if (!unavailable || delay === undefined || values['no-retry'] === true || signal.aborted) throw error;
+        process.stderr.write(
+          `fusionseg process: ${error.message}; retrying from the start in ${delay / 1000} s ` +
+            `(retry ${retry + 1} of ${RETRY_DELAYS_MS.length})\n`,
+        );
+        // Interrupted while waiting: the command ends with the job's error, as without retries.
+        await sleep(delay, undefined, { signal }).catch(() => {
+          throw error;
+        });
+      }
+    }
+  } finally {
+    client.close();
+  }
+}
+
+interface Job {
+  readonly values: ProcessFlags;
+  readonly file: string | undefined;
+  readonly sampling: { fps?: number | undefined; startTime?: number | undefined; maxFrames?: number | undefined };
+  readonly tracking: ReturnType<typeof trackingChoice>['options'];
+  readonly overlays: boolean;
+  readonly signal: AbortSignal;
+}
+
+type ProcessFlags = ConstructorParameters<typeof ResultRenderer>[0] & {
+  readonly 'server-path'?: string | undefined;
+  readonly url?: string | undefined;
+};
+
+/** One run of the job, from the start: opens the source and the outputs (truncating them), and closes them. */
+async function runJob(client: FusionsegClient, { values, file, sampling, tracking, overlays, signal }: Job) {
   // Closed whatever happens: a failed call must not leave ffmpeg processes keeping the command alive.
   const opened: { decoder?: { close(): Promise<void> }; renderer?: ResultRenderer } = {};
   let completed = false;
@@ -71,12 +127,6 @@ export async function processCommand(argv: readonly string[], signal: AbortSigna
     } else if (values['server-path'] !== undefined) source = { serverPath: values['server-path'] };
     else source = { url: values.url! };
 
-    const overlays = values.overlay !== undefined || values['frames-dir'] !== undefined;
-    if (overlays && file === undefined) {
-      throw new UsageError(
-        '--overlay and --frames-dir need the video on this machine: upload it, or use `fusionseg stream`',
-      );
-    }
     const local =
       overlays && file !== undefined
         ? localDecoder(await openLocalVideo(file), sampling, { width: 1, height: 1 }, signal)
@@ -111,6 +161,5 @@ export async function processCommand(argv: readonly string[], signal: AbortSigna
   } finally {
     if (!completed) await opened.renderer?.abandon();
     await opened.decoder?.close();
-    client.close();
   }
 }
