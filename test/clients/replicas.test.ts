@@ -163,8 +163,13 @@ test.serial(
     const onKilled = opened(killed);
     t.true(onKilled >= 1, 'the replica to kill got streams');
 
+    let failedSoFar = 0;
+    for (const stream of running) void stream.then(({ error }) => (failedSoFar += error === undefined ? 0 : 1));
     killed.child.kill('SIGKILL');
     await within(killed.exited, 5000, 'the killed replica');
+    // The client knows the replica is gone once its streams there have failed: only then do new streams
+    // avoid it (one opened in between may still be sent down the dead connection).
+    await until(() => failedSoFar >= onKilled, 10_000, 'the streams on the killed replica to fail');
     const before = (await streamsTotal(a.service)) + (await streamsTotal(b.service));
     const fresh = await within(
       Promise.all(Array.from({ length: 6 }, () => run(client.streamFrames(frames(3), { deadlineMs: 20_000 })))),
