@@ -1,19 +1,5 @@
 import test from 'ava';
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-
-const cli = fileURLToPath(new URL('../../bin/fusionseg.mjs', import.meta.url));
-
-function fusionseg(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+import { fusionseg } from '../helpers/cli.js';
 
 for (const command of ['process', 'stream', 'info']) {
   test(`fusionseg ${command} --help (and -h) prints the command's usage and exits 0`, async (t) => {

@@ -1,9 +1,8 @@
 import test, { type ExecutionContext } from 'ava';
 import { status } from '@grpc/grpc-js';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import {
   FrameResult,
@@ -15,38 +14,12 @@ import { bearerAuthInterceptor } from '../../server/src/grpc/auth-interceptor.js
 import { createFusionsegServer } from '../../server/src/grpc/create-server.js';
 import { serverCredentials, type TlsFiles } from '../../server/src/grpc/server-credentials.js';
 import { ffprobeBinary } from '../../server/src/video/ffmpeg.js';
+import { fusionseg } from '../helpers/cli.js';
 import { makeTestClip, tempDir } from '../helpers/clips.js';
 import { startTestService } from '../helpers/service.js';
 import { makeCertificates } from '../helpers/tls-certificates.js';
 
 const execFileAsync = promisify(execFile);
-const cli = fileURLToPath(new URL('../../bin/fusionseg.mjs', import.meta.url));
-
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs the real `fusionseg` command in a child process (with `env` added to this process's environment). */
-function fusionseg(
-  args: readonly string[],
-  onSpawn?: (child: ReturnType<typeof spawn>) => void,
-  env: NodeJS.ProcessEnv = {},
-): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [cli, ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, FUSIONSEG_TOKEN: '', ...env },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-    onSpawn?.(child);
-  });
-}
 
 async function probeFrames(path: string): Promise<{ frames: number; width: number; height: number }> {
   const { stdout } = await execFileAsync(ffprobeBinary().path, [

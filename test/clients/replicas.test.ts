@@ -5,19 +5,16 @@
  */
 import test from 'ava';
 import { status } from '@grpc/grpc-js';
-import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { FusionsegClient, FusionsegError, grpcTarget, type ClientFrame } from '../../clients/src/client.js';
 import type { RunningService } from '../../server/src/service.js';
+import { fusionseg } from '../helpers/cli.js';
 import { makeTestClip, tempDir } from '../helpers/clips.js';
 import { writeTestModel } from '../helpers/onnx-models.js';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 import { startTestService } from '../helpers/service.js';
-
-const cli = fileURLToPath(new URL('../../bin/fusionseg.mjs', import.meta.url));
 
 /** Streams that ended on this replica (any outcome). */
 async function streamsTotal(service: RunningService): Promise<number> {
@@ -106,14 +103,8 @@ test('addresses: lists of IP literals become ipv4:/ipv6: targets; host names in 
 });
 
 test('the CLI names --server when the list is wrong (usage error, exit 64)', async (t) => {
-  const child = spawn(process.execPath, [cli, 'info', '--server', 'a.example:1,b.example:2'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, FUSIONSEG_TOKEN: '' },
-  });
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const code = await within(
-    new Promise<number | null>((resolve) => child.on('exit', resolve)),
+  const { code, stderr } = await within(
+    fusionseg(['info', '--server', 'a.example:1,b.example:2']),
     20_000,
     'fusionseg info',
   );
@@ -197,22 +188,17 @@ test.serial('fusionseg process retries a job whose replica died, on a live repli
     startReplicaProcess(t),
   ]);
   const json = join(dir, 'out.ndjson');
-  const child = spawn(
-    process.execPath,
-    [cli, 'process', clip, '--server', `${first.address},${second.address}`, '--json', json, '--quiet'],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FUSIONSEG_TOKEN: '' } },
+  const exited = fusionseg(
+    ['process', clip, '--server', `${first.address},${second.address}`, '--json', json, '--quiet'],
+    (child) => t.teardown(() => child.kill('SIGKILL')),
   );
-  t.teardown(() => child.kill('SIGKILL'));
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
 
   // The job's replica dies as soon as the job is on it.
   await until(() => opened(first) + opened(second) > 0, 20_000, 'the job to start');
   const [victim, survivor] = opened(first) > 0 ? [first, second] : [second, first];
   victim.child.kill('SIGKILL');
 
-  const code = await within(exited, 40_000, 'fusionseg process');
+  const { code, stderr } = await within(exited, 40_000, 'fusionseg process');
   t.is(code, 0, stderr);
   t.regex(stderr, /UNAVAILABLE.*retrying from the start in 0\.5 s \(retry 1 of 3\)/);
   t.true(opened(survivor) >= 1);
@@ -230,14 +216,8 @@ test.serial('fusionseg process --no-retry fails at the first UNAVAILABLE', async
   // Nothing listens on port 1: the call ends UNAVAILABLE, and without retries the command exits with it.
   const dir = await tempDir(t);
   const clip = await makeTestClip(dir, { width: 64, height: 48, frames: 2 });
-  const child = spawn(process.execPath, [cli, 'process', clip, '--server', '127.0.0.1:1', '--no-retry'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, FUSIONSEG_TOKEN: '' },
-  });
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const code = await within(
-    new Promise<number | null>((resolve) => child.on('exit', resolve)),
+  const { code, stderr } = await within(
+    fusionseg(['process', clip, '--server', '127.0.0.1:1', '--no-retry']),
     20_000,
     'fusionseg process',
   );

@@ -4,7 +4,6 @@
  * command end to end against a real server process on the shipped default model and the demo video.
  */
 import test from 'ava';
-import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,25 +13,11 @@ import { decodePanopticPng, TRACKED_STUFF_ID_BASE, STUFF_ID_BASE } from '../../c
 import { motLines, MotSink, ndjsonLine, panopticJson } from '../../clients/src/outputs.js';
 import { renderOverlay, trackColor } from '../../clients/src/overlay.js';
 import { formatSummary, SummaryBuilder } from '../../clients/src/summary.js';
+import { fusionseg } from '../helpers/cli.js';
 import { tempDir } from '../helpers/clips.js';
 import { startServerProcess } from '../helpers/server-process.js';
 
-const cli = fileURLToPath(new URL('../../bin/fusionseg.mjs', import.meta.url));
 const demoVideo = fileURLToPath(new URL('../../models/demo/street.mp4', import.meta.url));
-
-function fusionseg(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [cli, ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, FUSIONSEG_TOKEN: '' },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 function segment(partial: Partial<Segment>): Segment {
   return FrameResult.fromPartial({ segments: [partial] }).segments[0]!;
