@@ -14,6 +14,7 @@ import { readFile } from 'node:fs/promises';
 import type { FusionsegClient, SegmentationResult } from '../../clients/src/client.js';
 import { Progress } from '../../clients/src/progress.js';
 import { MapEncoding, type FusionOptions } from '../../proto/generated/fusionseg/v1/segmentation.pb.js';
+import { withTrackIds } from '../../server/src/fusion/finish-frame.js';
 import { Tracker, type TrackInput, type TrackingParameters } from '../../server/src/track/tracker.js';
 import type { EvalLabels } from './labels.js';
 import { IdSwitches } from './metrics/id-switches.js';
@@ -134,7 +135,7 @@ class Numbering {
     if (this.#tracking === undefined) tracks = Uint32Array.from(instance);
     else {
       this.#tracker ??= new Tracker(truth.width, truth.height, this.#tracking);
-      tracks = renumber(instance, this.#tracker.update(index, instance, inputs).trackOf);
+      tracks = withTrackIds(instance, this.#tracker.update(index, instance, inputs).trackOf);
     }
     this.score.add(truth, { width: truth.width, height: truth.height, semantic, tracks });
     return tracks;
@@ -178,16 +179,6 @@ function perFrameNumbering(
   }
   const inputs = trackInputs(result).map((input, i) => ({ ...input, id: i + 1 }));
   return { instance, inputs };
-}
-
-/** An instance map renumbered through `trackOf` (ids without a track become 0). */
-function renumber(instance: ArrayLike<number>, trackOf: Uint32Array): Uint32Array {
-  const out = new Uint32Array(instance.length);
-  for (let p = 0; p < instance.length; p++) {
-    const id = instance[p]!;
-    out[p] = id < trackOf.length ? trackOf[id]! : 0;
-  }
-  return out;
 }
 
 /**

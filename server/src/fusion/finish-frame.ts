@@ -107,8 +107,8 @@ export function detachFused(fused: FusedFrame): FusedFrame {
   return { ...fused, semantic: new Uint8Array(fused.semantic), instance: new Uint16Array(fused.instance) };
 }
 
-/** A per-frame instance map renumbered with track ids. */
-function withTrackIds(instance: Uint16Array, trackOf: Uint32Array): Uint32Array {
+/** A per-frame instance map renumbered with track ids (ids without a track become 0). */
+export function withTrackIds(instance: Uint16Array | Uint32Array, trackOf: Uint32Array): Uint32Array {
   const tracked = new Uint32Array(instance.length);
   const known = trackOf.length;
   for (let p = 0; p < instance.length; p++) {
