@@ -13,15 +13,27 @@ import json
 import os
 import sys
 
+import onnx
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fusionseg_model.graph_rewrite import merge_levels_by_gather  # noqa: E402
 from fusionseg_model.network import THING_TRAIN_IDS, ExportModule, UnifiedNet  # noqa: E402
 
 OUTPUTS = ["semantic", "boxes", "scores", "classes", "masks", "batch_index"]
 
 
-def export(net: UnifiedNet, out: str, batch: int, height: int, width: int, name: str, training: dict | None = None) -> None:
+def export(
+    net: UnifiedNet,
+    out: str,
+    batch: int,
+    height: int,
+    width: int,
+    name: str,
+    training: dict | None = None,
+    rewrite: bool = True,
+) -> None:
+    """Writes `out`/model.onnx and model.json; `rewrite` applies graph_rewrite's exact rewrites."""
     os.makedirs(out, exist_ok=True)
     net.eval()
     module = ExportModule(net)
@@ -37,6 +49,11 @@ def export(net: UnifiedNet, out: str, batch: int, height: int, width: int, name:
             opset_version=16,
             do_constant_folding=True,
         )
+    if rewrite:
+        graph = onnx.load(os.path.join(out, "model.onnx"))
+        merge_levels_by_gather(graph)
+        onnx.checker.check_model(graph)
+        onnx.save(graph, os.path.join(out, "model.onnx"))
     manifest = {
         "format": "fusionseg-model/1",
         "name": name,
@@ -70,6 +87,9 @@ def main() -> None:
     )
     parser.add_argument("--size", default="256x512")
     parser.add_argument("--name")
+    parser.add_argument(
+        "--no-graph-rewrite", action="store_true", help="keep the graph as torch.onnx exports it (graph_rewrite.py)"
+    )
     args = parser.parse_args()
     height, width = (int(v) for v in args.size.lower().split("x"))
     state = torch.load(args.checkpoint, map_location="cpu")
@@ -77,7 +97,7 @@ def main() -> None:
     net.load_state_dict(state["model"])
     config = state["config"]
     name = args.name or f"fusionseg-r{config['depth']}w{str(config['width']).replace('.', '')}-{config['head']}"
-    export(net, args.out, args.batch, height, width, name, {"iterations": state["iteration"]})
+    export(net, args.out, args.batch, height, width, name, {"iterations": state["iteration"]}, not args.no_graph_rewrite)
     print(f"wrote {args.out}/model.onnx and model.json ({os.path.getsize(os.path.join(args.out, 'model.onnx')) / 1e6:.1f} MB)")
 
 
