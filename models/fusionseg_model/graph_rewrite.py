@@ -7,7 +7,16 @@ the RoIAligns themselves. The rewrite concatenates the per-level results in leve
 rows back into RoI order with the inverse permutation (a ScatterElements over R indices): the same values,
 moved once.
 
-    /usr/bin/python3 -m models.fusionseg_model.graph_rewrite models/default/model.onnx [--out FILE]
+`align_rois_as_trained`: torchvision 0.14 exports `roi_align` with its opset-11 rule, which writes no
+`coordinate_transformation_mode`; in an opset-16 graph ONNX Runtime then takes that opset's default,
+`half_pixel` (torchvision's `aligned=True`), while the network was trained with `aligned=False`, which is
+ONNX's `output_half_pixel`. Setting the attribute makes the served graph pool RoIs as training did. It
+changes outputs (towards the trained network's), so it is not applied unless asked
+(`--align-rois-as-trained`): the shipped models' figures are those of the served alignment, and
+models/README.md ("Known issue") has what the fix does to them.
+
+    /usr/bin/python3 -m models.fusionseg_model.graph_rewrite models/default/model.onnx [--out FILE] \
+        [--align-rois-as-trained]
 """
 
 from __future__ import annotations
@@ -100,6 +109,17 @@ def merge_levels_by_gather(model: onnx.ModelProto) -> int:
     return len(chains)
 
 
+def align_rois_as_trained(model: onnx.ModelProto) -> int:
+    """Sets `coordinate_transformation_mode = "output_half_pixel"` (torchvision's aligned=False) on every
+    RoiAlign that has no mode; returns how many it set. Any mode written by the exporter is left alone."""
+    count = 0
+    for node in model.graph.node:
+        if node.op_type == "RoiAlign" and all(a.name != "coordinate_transformation_mode" for a in node.attribute):
+            node.attribute.append(helper.make_attribute("coordinate_transformation_mode", "output_half_pixel"))
+            count += 1
+    return count
+
+
 def _remove_dead_nodes(graph: onnx.GraphProto) -> None:
     """Drops nodes none of whose outputs reach a graph output (walking back from the outputs)."""
     needed = {output.name for output in graph.output}
@@ -126,12 +146,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model")
     parser.add_argument("--out", help="where to write (default: in place)")
+    parser.add_argument(
+        "--align-rois-as-trained", action="store_true", help="also set RoiAlign's mode to aligned=False (changes outputs)"
+    )
     args = parser.parse_args()
     model = onnx.load(args.model)
-    count = merge_levels_by_gather(model)
+    counts = {"level merges": merge_levels_by_gather(model)}
+    if args.align_rois_as_trained:
+        counts["RoIAligns aligned as trained"] = align_rois_as_trained(model)
     onnx.checker.check_model(model)
     onnx.save(model, args.out or args.model)
-    print(f"rewrote {count} level merges; {len(model.graph.node)} nodes")
+    print(f"rewrote {', '.join(f'{n} {what}' for what, n in counts.items())}; {len(model.graph.node)} nodes")
 
 
 if __name__ == "__main__":

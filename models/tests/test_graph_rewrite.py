@@ -11,7 +11,7 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from export import export  # noqa: E402
-from fusionseg_model.graph_rewrite import merge_levels_by_gather  # noqa: E402
+from fusionseg_model.graph_rewrite import align_rois_as_trained, merge_levels_by_gather  # noqa: E402
 from fusionseg_model.network import UnifiedNet  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -58,6 +58,18 @@ def test_rewritten_export_agrees_bit_for_bit(tmp_path):
     assert result.returncode == 0
     # Random weights score every class near 1/9, above the 0.05 threshold: the merge has RoIs to reorder.
     assert report["detections"] > 0
+
+    # The alignment fix (not exact, not applied by export): torchvision 0.14 writes no mode on any RoiAlign.
+    assert align_rois_as_trained(rewritten) == 8
+    modes = [
+        attribute.s.decode()
+        for node in rewritten.graph.node
+        if node.op_type == "RoiAlign"
+        for attribute in node.attribute
+        if attribute.name == "coordinate_transformation_mode"
+    ]
+    assert modes == ["output_half_pixel"] * 8
+    assert align_rois_as_trained(rewritten) == 0
 
 
 def test_the_shipped_models_are_rewritten():
