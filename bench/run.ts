@@ -217,8 +217,9 @@ try {
         `  ${point.sweep.padEnd(10)} ${point.mode.padEnd(6)} ${point.streams} streams, ${point.target.sessions} sessions, maxBatch ${point.target.maxBatch}${point.fusion ? '' : ', fusion off'}${point.tracking ? ', tracked' : ''}: ${sample.fps.toFixed(1)} frames/s`,
       );
       if (point.sweep === 'replicas') {
-        const spread = replicaRounds.at(-1)!.perReplica;
-        log(`    per replica: ${spread.map((r) => `${r.streams} streams, ${r.frames} frames`).join(' / ')}`);
+        const { perReplica, window } = replicaRounds.at(-1)!;
+        const each = perReplica.map((r, i) => `${r.streams} streams, ${r.frames} frames (${window.frames[i]!} steady)`);
+        log(`    per replica: ${each.join(' / ')}; steady window ${(window.ms / 1000).toFixed(1)} s`);
       }
       await settle();
     }
@@ -336,14 +337,16 @@ let replicas: ReplicaFigures | null = null;
 if (replicaSet !== undefined && replicaRounds.length > 0) {
   const set = replicaSet;
   const wallSeconds = replicaRounds.reduce((sum, round) => sum + round.wallMs, 0) / 1000;
+  const windowSeconds = replicaRounds.reduce((sum, round) => sum + round.window.ms, 0) / 1000;
   const sumOf = (i: number, key: 'frames' | 'streams') =>
     replicaRounds.reduce((sum, round) => sum + round.perReplica[i]![key], 0);
+  const windowFrames = (i: number) => replicaRounds.reduce((sum, round) => sum + round.window.frames[i]!, 0);
   const totalFrames = set.services.reduce((sum, _, i) => sum + sumOf(i, 'frames'), 0);
   const perReplica = set.addresses.map((address, i) => ({
     address,
     streams: sumOf(i, 'streams'),
     frames: sumOf(i, 'frames'),
-    fps: sumOf(i, 'frames') / wallSeconds,
+    fps: windowFrames(i) / windowSeconds,
     share: totalFrames > 0 ? sumOf(i, 'frames') / totalFrames : 0,
   }));
   const oneService = runs.find((r) => r.sweep === 'streams' && r.mode === 'frames' && r.streams === saturation);
@@ -355,11 +358,12 @@ if (replicaSet !== undefined && replicaRounds.length > 0) {
     streams: saturation,
     rounds: replicaRounds.length,
     wallSeconds,
+    windowSeconds,
     perReplica,
     total: {
       streams: streamCounts.reduce((a, b) => a + b, 0),
       frames: totalFrames,
-      fps: totalFrames / wallSeconds,
+      fps: perReplica.reduce((sum, replica) => sum + replica.fps, 0),
     },
     clientAnswered: replicaRounds.reduce((sum, round) => sum + round.sample.answered, 0),
     clientFps: runs.find((r) => r.sweep === 'replicas')!.fps,

@@ -18,12 +18,18 @@ export interface ReplicaCounters {
   readonly streams: number;
 }
 
-/** One round's share of a replica: what its counters moved by while the round's streams ran. */
+/** One round through the replicas: the client's sample, and what each replica's counters moved by. */
 export interface ReplicaRound {
   readonly sample: LoadSample;
-  /** Wall time of the whole round (ramp-up included, as the counters are), ms. */
+  /** Wall time of the whole round, ms. */
   readonly wallMs: number;
+  /** Streams and frames of the whole round (ramp-up and the last results included). */
   readonly perReplica: readonly ReplicaCounters[];
+  /**
+   * The steady part: each replica's frames answered between the start of the client's measured window and
+   * the end of sending (timed rounds; a round measured by frames counts whole), and its length.
+   */
+  readonly window: { readonly ms: number; readonly frames: readonly number[] };
 }
 
 export interface ReplicaSet {
@@ -98,14 +104,29 @@ export async function replicaCounters(set: ReplicaSet): Promise<ReplicaCounters[
   );
 }
 
+const delta = (after: readonly ReplicaCounters[], before: readonly ReplicaCounters[]): ReplicaCounters[] =>
+  after.map((c, i) => ({ frames: c.frames - before[i]!.frames, streams: c.streams - before[i]!.streams }));
+
 /**
- * One round of `load` through the balancing client, and what each replica's counters moved by. A server
- * counts a stream when its call has ended, which can be just after the client has seen the end: the round
- * waits (bounded) until every one of its streams is counted somewhere before it reads the frames.
+ * One round of `load` through the balancing client, and what each replica's counters moved by. A timed round
+ * also reads the counters when the client's measured window opens (a third in) and when sending stops, so
+ * that each replica's frames/s is of the same steady state as the client's. A server counts a stream when its
+ * call has ended, which can be just after the client has seen the end: the round waits (bounded) until every
+ * one of its streams is counted somewhere before it reads the totals.
  */
 export async function driveReplicas(set: ReplicaSet, source: FrameSet, load: StreamLoad): Promise<ReplicaRound> {
   const before = await replicaCounters(set);
   const started = performance.now();
+  const timed = load.frames === undefined;
+  const at = (ms: number) =>
+    new Promise<{ readonly time: number; readonly counters: ReplicaCounters[] }>((resolve, reject) => {
+      setTimeout(() => {
+        const time = performance.now();
+        replicaCounters(set).then((counters) => resolve({ time, counters }), reject);
+      }, ms);
+    });
+  const windowStart = timed ? at((load.seconds * 1000) / 3) : undefined;
+  const windowEnd = timed ? at(load.seconds * 1000) : undefined;
   const sample = await driveStreams(set.client, source, load);
   const wallMs = performance.now() - started;
   const deadline = performance.now() + 10_000;
@@ -118,14 +139,13 @@ export async function driveReplicas(set: ReplicaSet, source: FrameSet, load: Str
     await new Promise((resolve) => setTimeout(resolve, 20));
     after = await replicaCounters(set);
   }
-  return {
-    sample,
-    wallMs,
-    perReplica: after.map((c, i) => ({
-      frames: c.frames - before[i]!.frames,
-      streams: c.streams - before[i]!.streams,
-    })),
-  };
+  const perReplica = delta(after, before);
+  let window: ReplicaRound['window'] = { ms: wallMs, frames: perReplica.map((c) => c.frames) };
+  if (windowStart !== undefined && windowEnd !== undefined) {
+    const [from, to] = await Promise.all([windowStart, windowEnd]);
+    window = { ms: to.time - from.time, frames: delta(to.counters, from.counters).map((c) => c.frames) };
+  }
+  return { sample, wallMs, perReplica, window };
 }
 
 /**

@@ -70,8 +70,10 @@ function replicaSection(results: BenchResults): string[] {
   out.push(
     `${r.replicas} replicas started here (each ${r.devices}, maxBatch ${r.maxBatch}) behind one FusionsegClient over ` +
       `their ${r.replicas} addresses (round_robin), ${r.streams} concurrent StreamFrames streams a round, ` +
-      `${r.rounds} round(s), ${f1(r.wallSeconds)} s in all. Streams and frames are each replica's own ` +
-      '`fusionseg_streams_total` and `fusionseg_frames_segmented_total` (ramp-up included); frames/s = frames / wall time.',
+      `${r.rounds} round(s), ${f1(r.wallSeconds)} s in all. Streams and frames answered are each replica's own ` +
+      '`fusionseg_streams_total` and `fusionseg_frames_segmented_total` over the whole rounds; frames/s is its ' +
+      `frames in the rounds' steady windows (${f1(r.windowSeconds)} s: from the client's measured window to the ` +
+      'end of sending), from the same counters read at those moments.',
   );
   out.push('');
   out.push(
@@ -100,7 +102,7 @@ function replicaSection(results: BenchResults): string[] {
   out.push('');
   out.push(
     `The client received ${r.clientAnswered} results (the replicas counted ${r.total.frames}); its steady-state ` +
-      `frames/s, as for the other runs: ${f1(r.clientFps)}` +
+      `frames/s, median of rounds as for the other runs: ${f1(r.clientFps)}` +
       (r.oneServiceFps === null ? '.' : `, against ${f1(r.oneServiceFps)} for one service at the same streams.`) +
       ` Streams per replica: ${Math.min(...r.perReplica.map((x) => x.streams))} to ` +
       `${Math.max(...r.perReplica.map((x) => x.streams))} (spread ${r.streamSpread}).` +

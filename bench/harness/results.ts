@@ -42,7 +42,7 @@ export interface ModelAlone {
   readonly fpsPerRound: readonly number[];
 }
 
-/** One replica of the replicas run: what its own metrics counted over all rounds. */
+/** One replica of the replicas run: what its own metrics counted. */
 export interface ReplicaShare {
   /** Its address (127.0.0.1:port), as the balancing client was given it. */
   readonly address: string;
@@ -50,7 +50,7 @@ export interface ReplicaShare {
   readonly streams: number;
   /** Frames it answered (`fusionseg_frames_segmented_total`), over all rounds, ramp-up included. */
   readonly frames: number;
-  /** frames / the rounds' wall time. */
+  /** Its frames answered in the rounds' steady windows / their length (see ReplicaFigures.windowSeconds). */
   readonly fps: number;
   /** Its part of all the replicas' frames. */
   readonly share: number;
@@ -69,10 +69,15 @@ export interface ReplicaFigures {
   /** Concurrent streams of each round, across all replicas. */
   readonly streams: number;
   readonly rounds: number;
-  /** Wall time of all rounds, s (the per-replica and total frames/s are over it). */
+  /** Wall time of all rounds, s. */
   readonly wallSeconds: number;
+  /**
+   * The rounds' steady windows, s, added up: from the client's measured window opening to the end of sending
+   * (timed rounds; a round measured by frames counts whole). The per-replica and total frames/s are over it.
+   */
+  readonly windowSeconds: number;
   readonly perReplica: readonly ReplicaShare[];
-  /** Sums over the replicas (fps: frames answered / wall time). */
+  /** Sums over the replicas. */
   readonly total: { readonly streams: number; readonly frames: number; readonly fps: number };
   /** Results the client received over all rounds, ramp-up included: equal to total.frames when nothing is lost. */
   readonly clientAnswered: number;
