@@ -59,8 +59,8 @@ export const USAGE = `npm run bench -- [options]
   --modes LIST          frames,video (default both)
   --overload-streams N  eager streams of the overload run (default 16, quick 4; 0 skips it)
   --overload-factor F   frames/s they offer, as a multiple of the model alone (default 2)
-  --replicas N          also start N replicas here (2 to ${MAX_REPLICAS}, one session each) and drive them through
-                        one round_robin client at the largest --streams; 0 (default) skips it
+  --replicas N          also start N replicas here (2 to ${MAX_REPLICAS}, one session each) and drive StreamFrames
+                        through one round_robin client over them at the largest --streams; 0 (default) skips it
   --out DIR             where results go (default bench/results); --no-write to only print`;
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
