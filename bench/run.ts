@@ -15,11 +15,18 @@ import { startService, type RunningService } from '../server/src/service.js';
 import { renderChart } from './harness/chart.js';
 import { decodeFrames, measureDecode, type FrameSet } from './harness/frame-source.js';
 import { measureFusion, networkOutputs, type FusionFigures } from './harness/fusion-bound.js';
-import { devicesFor, machineInfo } from './harness/machine.js';
+import { devicesFor, machineInfo, replicaDevicesFor } from './harness/machine.js';
 import { measureModelAlone } from './harness/model-bound.js';
 import { parseBenchOptions, USAGE, type BenchOptions } from './harness/options.js';
 import { renderMarkdown } from './harness/report.js';
-import type { BenchResults, ModelAlone, ServiceRun, Sweep } from './harness/results.js';
+import {
+  driveReplicas,
+  startReplicas,
+  warmReplicas,
+  type ReplicaRound,
+  type ReplicaSet,
+} from './harness/replica-load.js';
+import type { BenchResults, ModelAlone, ReplicaFigures, ServiceRun, Sweep } from './harness/results.js';
 import { LoadSample, latencyFigures } from './harness/sample.js';
 import { driveStreams } from './harness/stream-load.js';
 import { startEcho } from './harness/transport-bound.js';
@@ -113,6 +120,24 @@ if (options.modes.includes('frames')) {
   addPoint('trackingOn', 'frames', saturation, base, true, true);
 }
 
+// Replicas: N services here behind one balancing client, StreamFrames at saturation, in the same rounds.
+// Each gets one session and a share of the cores (replicaDevicesFor): the replicas together hold the
+// threads the base service has, so on a CPU machine the run shows the spread, not more throughput.
+let replicaSet: ReplicaSet | undefined;
+const replicaRounds: ReplicaRound[] = [];
+if (options.replicas > 0) {
+  const devices = replicaDevicesFor(options.replicas, machine);
+  log(`starting ${options.replicas} replicas: ${devices.join(' / ')}, maxBatch ${baseMaxBatch}`);
+  replicaSet = await startReplicas({ modelDir: options.modelDir, devices, maxBatch: baseMaxBatch, log: quietLog });
+  addPoint('replicas', 'frames', saturation, {
+    sessions: 1,
+    maxBatch: baseMaxBatch,
+    devices: `${options.replicas} x ${devices[0]!}`,
+    service: undefined,
+    client: replicaSet.client,
+  });
+}
+
 log(`decoding ${options.video} at ${frameWidth}x${frameHeight}`);
 const sendFrames = await decodeFrames(options.video, frameWidth, frameHeight);
 const modelFrames: FrameSet =
@@ -129,6 +154,12 @@ const probe = await driveStreams(base.client, sendFrames, {
   fusion: true,
 });
 const responseBytes = probe.meanResultBytes();
+if (replicaSet !== undefined) {
+  // One stream per replica first, so that every subchannel of the balancing client is connected (round_robin
+  // picks among the ready ones) before a measured round starts.
+  const spreads = await warmReplicas(replicaSet, sendFrames, { inFlight: options.inFlight, fusion: true });
+  log(`  replicas warmed up: streams per replica ${spreads.map((spread) => spread.join(', ')).join(', then ')}`);
+}
 const requestBytes = frameWidth * frameHeight * 3 + 32;
 
 // Local engines give the model-alone bound and the network outputs fusion is timed on.
@@ -152,26 +183,44 @@ try {
   for (let round = 1; round <= options.rounds; round++) {
     log(`round ${round} of ${options.rounds}`);
     for (const point of points) {
-      const sample =
-        point.mode === 'frames'
-          ? await driveStreams(point.target.client, sendFrames, {
-              streams: point.streams,
-              inFlight: options.inFlight,
-              seconds: options.seconds,
-              ...(options.frames === undefined ? {} : { frames: options.frames }),
-              fusion: point.fusion,
-              tracking: point.tracking,
-            })
-          : await driveVideos(point.target.client, options.video, {
-              streams: point.streams,
-              seconds: options.seconds,
-              ...(options.frames === undefined ? {} : { frames: options.frames }),
-              fusion: point.fusion,
-            });
+      let sample: LoadSample;
+      if (point.sweep === 'replicas') {
+        const replicaRound = await driveReplicas(replicaSet!, sendFrames, {
+          streams: point.streams,
+          inFlight: options.inFlight,
+          seconds: options.seconds,
+          ...(options.frames === undefined ? {} : { frames: options.frames }),
+          fusion: point.fusion,
+        });
+        replicaRounds.push(replicaRound);
+        sample = replicaRound.sample;
+      } else {
+        sample =
+          point.mode === 'frames'
+            ? await driveStreams(point.target.client, sendFrames, {
+                streams: point.streams,
+                inFlight: options.inFlight,
+                seconds: options.seconds,
+                ...(options.frames === undefined ? {} : { frames: options.frames }),
+                fusion: point.fusion,
+                tracking: point.tracking,
+              })
+            : await driveVideos(point.target.client, options.video, {
+                streams: point.streams,
+                seconds: options.seconds,
+                ...(options.frames === undefined ? {} : { frames: options.frames }),
+                fusion: point.fusion,
+              });
+      }
       point.samples.push(sample);
       log(
         `  ${point.sweep.padEnd(10)} ${point.mode.padEnd(6)} ${point.streams} streams, ${point.target.sessions} sessions, maxBatch ${point.target.maxBatch}${point.fusion ? '' : ', fusion off'}${point.tracking ? ', tracked' : ''}: ${sample.fps.toFixed(1)} frames/s`,
       );
+      if (point.sweep === 'replicas') {
+        const { perReplica, window } = replicaRounds.at(-1)!;
+        const each = perReplica.map((r, i) => `${r.streams} streams, ${r.frames} frames (${window.frames[i]!} steady)`);
+        log(`    per replica: ${each.join(' / ')}; steady window ${(window.ms / 1000).toFixed(1)} s`);
+      }
       await settle();
     }
     for (const [at, samples] of modelAloneSamples) {
@@ -235,7 +284,11 @@ const modelAlone: ModelAlone[] = [...modelAloneSamples].map(([at, samples]) => (
   fps: median(samples),
   fpsPerRound: samples,
 }));
-const modelAloneOf = (at: Target) => modelAlone.find((m) => m.sessions === at.sessions && m.maxBatch === at.maxBatch);
+// Replicas have no model-alone bound of their own (several services split the cores).
+const modelAloneOf = (at: Target) =>
+  at.client === replicaSet?.client
+    ? undefined
+    : modelAlone.find((m) => m.sessions === at.sessions && m.maxBatch === at.maxBatch);
 
 const runs: ServiceRun[] = points.map((point) => {
   const merged = LoadSample.merge(point.samples);
@@ -278,6 +331,45 @@ if (saturated) {
   const losses = Object.entries({ decode, 'queue wait': queue, fusion, encode, transport: transport ?? 0 });
   const [stage, ms] = losses.sort((a, b) => b[1] - a[1])[0]!;
   largestLoss = { stage, ms };
+}
+
+let replicas: ReplicaFigures | null = null;
+if (replicaSet !== undefined && replicaRounds.length > 0) {
+  const set = replicaSet;
+  const wallSeconds = replicaRounds.reduce((sum, round) => sum + round.wallMs, 0) / 1000;
+  const windowSeconds = replicaRounds.reduce((sum, round) => sum + round.window.ms, 0) / 1000;
+  const sumOf = (i: number, key: 'frames' | 'streams') =>
+    replicaRounds.reduce((sum, round) => sum + round.perReplica[i]![key], 0);
+  const windowFrames = (i: number) => replicaRounds.reduce((sum, round) => sum + round.window.frames[i]!, 0);
+  const totalFrames = set.services.reduce((sum, _, i) => sum + sumOf(i, 'frames'), 0);
+  const perReplica = set.addresses.map((address, i) => ({
+    address,
+    streams: sumOf(i, 'streams'),
+    frames: sumOf(i, 'frames'),
+    fps: windowFrames(i) / windowSeconds,
+    share: totalFrames > 0 ? sumOf(i, 'frames') / totalFrames : 0,
+  }));
+  const oneService = runs.find((r) => r.sweep === 'streams' && r.mode === 'frames' && r.streams === saturation);
+  const streamCounts = perReplica.map((r) => r.streams);
+  replicas = {
+    replicas: set.services.length,
+    devices: set.devices[0]!,
+    maxBatch: baseMaxBatch,
+    streams: saturation,
+    rounds: replicaRounds.length,
+    wallSeconds,
+    windowSeconds,
+    perReplica,
+    total: {
+      streams: streamCounts.reduce((a, b) => a + b, 0),
+      frames: totalFrames,
+      fps: perReplica.reduce((sum, replica) => sum + replica.fps, 0),
+    },
+    clientAnswered: replicaRounds.reduce((sum, round) => sum + round.sample.answered, 0),
+    clientFps: runs.find((r) => r.sweep === 'replicas')!.fps,
+    oneServiceFps: oneService?.fps ?? null,
+    streamSpread: Math.max(...streamCounts) - Math.min(...streamCounts),
+  };
 }
 
 const results: BenchResults = {
@@ -332,6 +424,7 @@ const results: BenchResults = {
     overload === undefined
       ? null
       : { ...overload, modelAloneFps: overloadModelFps, efficiency: overload.totalFps / overloadModelFps },
+  replicas,
   summary: {
     efficiencyAtSaturation: saturated?.efficiency ?? null,
     fusionShareAtSaturation: saturated?.fusionShare ?? null,
@@ -352,6 +445,7 @@ for (const at of targets.values()) {
   at.client.close();
   await at.service?.stop();
 }
+await replicaSet?.close();
 
 const markdown = renderMarkdown(results);
 console.log(markdown);

@@ -36,3 +36,13 @@ export function devicesFor(sessions: number, machine: MachineInfo): string {
   // One session gets every core; several split them (the CPU stand-in for one session per GPU).
   return sessions === 1 ? `cpu:${machine.cores}` : Array.from({ length: sessions }, () => 'cpu').join(',');
 }
+
+/**
+ * Each replica's devices when `replicas` run on this machine: one session each, one GPU each with the CUDA
+ * provider, else the cores split between them (at least one thread each), so that the replicas together
+ * hold about the threads one service would (more would only oversubscribe the cores).
+ */
+export function replicaDevicesFor(replicas: number, machine: MachineInfo): string[] {
+  const threads = Math.max(1, Math.floor(machine.cores / replicas));
+  return Array.from({ length: replicas }, (_, i) => (machine.cudaProvider ? `cuda:${i}` : `cpu:${threads}`));
+}

@@ -6,6 +6,9 @@
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
+/** At most this many replicas: each holds a model, its sessions and worker threads in the bench's process. */
+export const MAX_REPLICAS = 8;
+
 export interface BenchOptions {
   /** Drive this server instead of starting one here (sweeps of maxBatch and sessions need a local server). */
   readonly server: string | undefined;
@@ -31,6 +34,11 @@ export interface BenchOptions {
   /** Overload: eager streams offering `overloadFactor` x the model alone's frames/s (0 streams = skip). */
   readonly overloadStreams: number;
   readonly overloadFactor: number;
+  /**
+   * Replicas started here and driven through one balancing client at the largest stream count (0 = none,
+   * today's runs only).
+   */
+  readonly replicas: number;
 }
 
 export const USAGE = `npm run bench -- [options]
@@ -51,6 +59,8 @@ export const USAGE = `npm run bench -- [options]
   --modes LIST          frames,video (default both)
   --overload-streams N  eager streams of the overload run (default 16, quick 4; 0 skips it)
   --overload-factor F   frames/s they offer, as a multiple of the model alone (default 2)
+  --replicas N          also start N replicas here (2 to ${MAX_REPLICAS}, one session each) and drive StreamFrames
+                        through one round_robin client over them at the largest --streams; 0 (default) skips it
   --out DIR             where results go (default bench/results); --no-write to only print`;
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
@@ -95,6 +105,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
       'no-write': { type: 'boolean', default: false },
       'overload-streams': { type: 'string' },
       'overload-factor': { type: 'string', default: '2' },
+      replicas: { type: 'string', default: '0' },
     },
   });
   const quick = values.quick;
@@ -115,6 +126,18 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
   if (values.server !== undefined && !/^[\w.-]+:\d+$|^\[[\da-f:]+\]:\d+$/i.test(values.server)) {
     throw new TypeError(`--server must be host:port, got "${values.server}"`);
   }
+  const streams = list(values.streams ?? (quick ? '1,4' : '1,2,4,8'), 'streams', 1, 64);
+  const replicas = number(values.replicas, 'replicas', 0, MAX_REPLICAS);
+  if (replicas === 1)
+    throw new TypeError(`--replicas must be 0 (none) or 2 to ${MAX_REPLICAS}: one replica is the base run`);
+  if (replicas > 0 && values.server !== undefined) {
+    throw new TypeError('--replicas starts its replicas here (127.0.0.1); it cannot be used with --server');
+  }
+  if (replicas > streams.at(-1)!) {
+    throw new TypeError(
+      `--replicas ${replicas} needs at least as many streams (the largest of --streams is ${streams.at(-1)!})`,
+    );
+  }
   return {
     server: values.server,
     modelDir: values.model ?? `${REPO}models/default`,
@@ -129,7 +152,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
         : number(values.frames, 'frames', 3, 1_000_000),
     rounds: number(values.rounds ?? (quick ? '1' : '3'), 'rounds', 1, 20),
     inFlight: number(values['in-flight'], 'in-flight', 1, 64),
-    streams: list(values.streams ?? (quick ? '1,4' : '1,2,4,8'), 'streams', 1, 64),
+    streams,
     maxBatches: list(values['max-batch'] ?? (quick ? '4' : '1,2,4,8'), 'max-batch', 1, 64),
     sessions: list(values.sessions ?? (quick ? '2' : '1,2'), 'sessions', 1, 8),
     modes: modes as ('frames' | 'video')[],
@@ -137,5 +160,6 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     quick,
     overloadStreams: number(values['overload-streams'] ?? (quick ? '4' : '16'), 'overload-streams', 0, 256),
     overloadFactor: number(values['overload-factor'], 'overload-factor', 1, 16, false),
+    replicas,
   };
 }

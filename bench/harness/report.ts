@@ -60,6 +60,64 @@ const RUN_HEADER = [
   'efficiency',
 ];
 
+/** `--replicas N`: what each replica's own metrics counted, the totals, and the same run as the client saw it. */
+function replicaSection(results: BenchResults): string[] {
+  const r = results.replicas!;
+  const cores = results.machine.cores;
+  // On a machine without accelerators the replicas split the cores one service would have.
+  const sharing = !results.machine.cudaProvider;
+  const out = ['## Replicas', ''];
+  out.push(
+    `${r.replicas} replicas started here (each ${r.devices}, maxBatch ${r.maxBatch}) behind one FusionsegClient over ` +
+      `their ${r.replicas} addresses (round_robin), ${r.streams} concurrent StreamFrames streams a round, ` +
+      `${r.rounds} round(s), ${f1(r.wallSeconds)} s in all. Streams and frames answered are each replica's own ` +
+      '`fusionseg_streams_total` and `fusionseg_frames_segmented_total` over the whole rounds; frames/s is its ' +
+      `frames in the rounds' steady windows (${f1(r.windowSeconds)} s: from the client's measured window to the ` +
+      'end of sending), from the same counters read at those moments.',
+  );
+  out.push('');
+  out.push(
+    table(
+      ['replica', 'address', 'streams served', 'frames answered', 'frames/s', 'share of frames'],
+      [
+        ...r.perReplica.map((replica, i) => [
+          String(i + 1),
+          replica.address,
+          String(replica.streams),
+          String(replica.frames),
+          f2(replica.fps),
+          pct(replica.share),
+        ]),
+        [
+          sharing ? `total (${cores} cores shared: this shows distribution, not speed-up)` : 'total',
+          `${r.replicas} replicas`,
+          String(r.total.streams),
+          String(r.total.frames),
+          f2(r.total.fps),
+          '100%',
+        ],
+      ],
+    ),
+  );
+  out.push('');
+  out.push(
+    `The client received ${r.clientAnswered} results (the replicas counted ${r.total.frames}); its steady-state ` +
+      `frames/s, median of rounds as for the other runs: ${f1(r.clientFps)}` +
+      (r.oneServiceFps === null ? '.' : `, against ${f1(r.oneServiceFps)} for one service at the same streams.`) +
+      ` Streams per replica: ${Math.min(...r.perReplica.map((x) => x.streams))} to ` +
+      `${Math.max(...r.perReplica.map((x) => x.streams))} (spread ${r.streamSpread}).` +
+      (sharing
+        ? ` All replicas run on the same ${cores} cores, so their total cannot exceed one service's: on a machine ` +
+          'per replica (or a GPU each) the total would grow with the replicas.'
+        : ''),
+  );
+  out.push('');
+  const run = results.runs.find((x) => x.sweep === 'replicas');
+  const oneService = results.runs.find((x) => x.sweep === 'streams' && x.mode === 'frames' && x.streams === r.streams);
+  if (run !== undefined) out.push(table(RUN_HEADER, runRows(oneService ? [oneService, run] : [run])));
+  return out;
+}
+
 export function renderMarkdown(results: BenchResults): string {
   const { machine, model, workload, bounds, summary } = results;
   const out: string[] = [];
@@ -229,6 +287,7 @@ export function renderMarkdown(results: BenchResults): string {
     out.push(table(RUN_HEADER, runRows(runs)));
     out.push('');
   }
+  if (results.replicas !== null) out.push(...replicaSection(results), '');
   const overload = results.overload;
   if (overload !== null) {
     out.push('## Overload');

@@ -5,7 +5,7 @@ import type { LatencyFigures, Stage } from './sample.js';
 import type { TrackingCost } from './tracking-cost.js';
 
 /** Which sweep a service measurement belongs to. */
-export type Sweep = 'streams' | 'maxBatch' | 'sessions' | 'fusionOff' | 'trackingOn';
+export type Sweep = 'streams' | 'maxBatch' | 'sessions' | 'fusionOff' | 'trackingOn' | 'replicas';
 
 export interface ServiceRun {
   readonly sweep: Sweep;
@@ -40,6 +40,53 @@ export interface ModelAlone {
   readonly maxBatch: number;
   readonly fps: number;
   readonly fpsPerRound: readonly number[];
+}
+
+/** One replica of the replicas run: what its own metrics counted. */
+export interface ReplicaShare {
+  /** Its address (127.0.0.1:port), as the balancing client was given it. */
+  readonly address: string;
+  /** Streams it served (`fusionseg_streams_total`), over all rounds. */
+  readonly streams: number;
+  /** Frames it answered (`fusionseg_frames_segmented_total`), over all rounds, ramp-up included. */
+  readonly frames: number;
+  /** Its frames answered in the rounds' steady windows / their length (see ReplicaFigures.windowSeconds). */
+  readonly fps: number;
+  /** Its part of all the replicas' frames. */
+  readonly share: number;
+}
+
+/**
+ * N replicas on this machine behind one round_robin client (`--replicas N`), StreamFrames at the largest
+ * stream count. On a machine whose replicas share its cores this shows how the client spreads streams, not a
+ * speed-up: N replicas split the cores one service would have.
+ */
+export interface ReplicaFigures {
+  readonly replicas: number;
+  /** Each replica's devices (one session), and their maxBatch. */
+  readonly devices: string;
+  readonly maxBatch: number;
+  /** Concurrent streams of each round, across all replicas. */
+  readonly streams: number;
+  readonly rounds: number;
+  /** Wall time of all rounds, s. */
+  readonly wallSeconds: number;
+  /**
+   * The rounds' steady windows, s, added up: from the client's measured window opening to the end of sending
+   * (timed rounds; a round measured by frames counts whole). The per-replica and total frames/s are over it.
+   */
+  readonly windowSeconds: number;
+  readonly perReplica: readonly ReplicaShare[];
+  /** Sums over the replicas. */
+  readonly total: { readonly streams: number; readonly frames: number; readonly fps: number };
+  /** Results the client received over all rounds, ramp-up included: equal to total.frames when nothing is lost. */
+  readonly clientAnswered: number;
+  /** The client's steady-state frames/s, median of rounds (the `replicas` run of `runs`). */
+  readonly clientFps: number;
+  /** The one-service run at the same streams (base configuration, `streams` sweep), when measured. */
+  readonly oneServiceFps: number | null;
+  /** Most streams on one replica minus fewest. */
+  readonly streamSpread: number;
 }
 
 export interface BenchResults {
@@ -99,6 +146,8 @@ export interface BenchResults {
   readonly runs: readonly ServiceRun[];
   /** Eager streams past the model's capacity (base configuration); null when skipped. */
   readonly overload: (OverloadFigures & { readonly modelAloneFps: number; readonly efficiency: number }) | null;
+  /** `--replicas N`: N local replicas through one balancing client; null without it. */
+  readonly replicas: ReplicaFigures | null;
   readonly summary: {
     /** Service fps / model alone at the largest stream count, base configuration, frames mode. */
     readonly efficiencyAtSaturation: number | null;

@@ -15,7 +15,10 @@ export type LatencyFigures = LatencyPercentiles;
 
 /** One measurement: frames answered in a time window, and what their results said about the server's time. */
 export class LoadSample {
+  /** Results counted in the measured window. */
   frames = 0;
+  /** Every result received, the ramp-up included (what the servers' counters see). */
+  answered = 0;
   /** From the first request sent to the last result received. */
   elapsedMs = 0;
   /** Client-observed ms from sending a frame to its result (frames mode). */
@@ -32,6 +35,7 @@ export class LoadSample {
     const merged = new LoadSample();
     for (const sample of samples) {
       merged.frames += sample.frames;
+      merged.answered += sample.answered;
       merged.elapsedMs += sample.elapsedMs;
       merged.latencies.push(...sample.latencies);
       merged.firstResults.push(...sample.firstResults);

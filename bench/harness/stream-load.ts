@@ -46,6 +46,7 @@ export async function driveStreams(client: FusionsegClient, source: FrameSet, lo
     });
     for await (const { result } of results) {
       const now = performance.now();
+      sample.answered++;
       if (measured.counts(now)) sample.add(result, now - sentAt.get(result.frameId)!);
       sentAt.delete(result.frameId);
       outstanding--;

@@ -84,6 +84,8 @@ test.serial('npm run bench -- --quick writes JSON, Markdown and an SVG chart wit
   t.is(results.overload?.killed, 0);
   t.is(results.overload?.answered, results.overload?.sent);
   t.true(results.overload!.totalFps > 0);
+  // Replicas are not part of the quick default: they are their own test, below.
+  t.is(results.replicas, null);
 
   const markdown = await readFile(join(out, `${stem}.md`), 'utf8');
   t.is(stdout.trim(), markdown.trim());
@@ -103,10 +105,68 @@ test.serial('npm run bench -- --quick writes JSON, Markdown and an SVG chart wit
   t.true(svg.includes('concurrent streams') && svg.includes('model alone'));
 });
 
+// Two replicas on 127.0.0.1 behind one round_robin client, in a small configuration: the figures come from each
+// replica's own metrics, and they must add up to what the client received.
+test.serial(
+  'npm run bench -- --replicas 2 reports the streams and frames each replica served, and totals that add up',
+  async (t) => {
+    t.timeout(240_000);
+    const out = await tempDir(t);
+    const args = ['--quick', '--replicas', '2', '--streams', '2', '--modes', 'frames', '--frames', '12'];
+    const { stdout } = await execFileAsync(
+      'npm',
+      ['run', '--silent', 'bench', '--', ...args, '--overload-streams', '0', '--out', out],
+      { timeout: 230_000, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024 },
+    );
+    const [json] = (await readdir(out)).filter((file) => file.endsWith('.json'));
+    const results = JSON.parse(await readFile(join(out, json!), 'utf8')) as BenchResults;
+    const replicas = results.replicas!;
+    t.is(replicas.replicas, 2);
+    t.is(replicas.streams, 2);
+    t.is(replicas.rounds, 1);
+    t.is(replicas.perReplica.length, 2);
+    t.is(new Set(replicas.perReplica.map((replica) => replica.address)).size, 2);
+    for (const replica of replicas.perReplica) {
+      t.regex(replica.address, /^127\.0\.0\.1:\d+$/);
+      t.true(replica.streams >= 1, `${replica.address} served a stream`);
+      t.true(replica.frames > 0 && replica.fps > 0, `${replica.address} answered frames`);
+    }
+    const sum = (key: 'streams' | 'frames' | 'fps' | 'share') =>
+      replicas.perReplica.reduce((total, replica) => total + replica[key], 0);
+    t.is(sum('streams'), replicas.total.streams);
+    t.is(replicas.total.streams, replicas.streams * replicas.rounds);
+    t.is(sum('frames'), replicas.total.frames);
+    // Every result the client received was counted by exactly one replica.
+    t.is(replicas.total.frames, replicas.clientAnswered);
+    t.true(Math.abs(sum('fps') - replicas.total.fps) < 1e-9);
+    t.true(Math.abs(sum('share') - 1) < 1e-9);
+    t.is(replicas.streamSpread, 0);
+    t.true(replicas.clientFps > 0 && replicas.oneServiceFps! > 0);
+    const run = results.runs.find((r) => r.sweep === 'replicas');
+    t.true(run !== undefined && run.fps > 0 && run.streams === 2);
+    t.regex(run!.devices, /^2 x /);
+    t.is(run!.efficiency, null);
+
+    const section = stdout.slice(stdout.indexOf('## Replicas'));
+    t.true(stdout.includes('## Replicas'));
+    for (const replica of replicas.perReplica) t.true(section.includes(`| ${replica.address} |`));
+    if (!results.machine.cudaProvider) t.true(section.includes('this shows distribution, not speed-up'));
+  },
+);
+
 test('bad options exit 64 with a message naming the option', async (t) => {
-  const error = await t.throwsAsync<Error & { code: number; stderr: string }>(
-    execFileAsync('npm', ['run', '--silent', 'bench', '--', '--streams', '0,x']),
-  );
-  t.is(error?.code, 64);
-  t.regex(error?.stderr ?? '', /--streams must be a comma-separated list/);
+  const cases: [args: string[], message: RegExp][] = [
+    [['--streams', '0,x'], /--streams must be a comma-separated list/],
+    [['--replicas', '9'], /--replicas must be an integer from 0 to 8/],
+    [['--replicas', '1'], /--replicas must be 0 \(none\) or 2 to 8/],
+    [['--replicas', '2', '--server', '127.0.0.1:50051'], /--replicas .* cannot be used with --server/],
+    [['--replicas', '4', '--streams', '1,2'], /--replicas 4 needs at least as many streams/],
+  ];
+  for (const [args, message] of cases) {
+    const error = await t.throwsAsync<Error & { code: number; stderr: string }>(
+      execFileAsync('npm', ['run', '--silent', 'bench', '--', ...args]),
+    );
+    t.is(error?.code, 64, args.join(' '));
+    t.regex(error?.stderr ?? '', message);
+  }
 });

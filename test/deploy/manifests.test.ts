@@ -1,9 +1,13 @@
 /**
  * Docker cannot run on this machine and there is no cluster: these tests hold the deployment files to the
- * code instead (ports, health service names, config keys, flags), by parsing them.
+ * code instead (ports, health service names, config keys, flags), by parsing them, and check every manifest
+ * against its kind's schema from the Kubernetes OpenAPI (kubernetes-models' validators), as an API server
+ * would before accepting it.
  */
 import test from 'ava';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { Deployment } from 'kubernetes-models/apps/v1';
+import { ConfigMap, Service } from 'kubernetes-models/v1';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
@@ -50,6 +54,82 @@ async function documents(file: string): Promise<Manifest[]> {
     return doc.toJS() as Manifest;
   });
 }
+
+/** The kinds the manifests may hold, by `apiVersion kind`, each with its schema's validator. */
+const MODELS: Readonly<Record<string, new (data: never) => { validate(): void }>> = {
+  'apps/v1 Deployment': Deployment,
+  'v1 Service': Service,
+  'v1 ConfigMap': ConfigMap,
+};
+
+/**
+ * Checks a manifest against its kind's schema: throws (kubernetes-models' ValidationError, naming the field
+ * and the rule) when it would not pass the API server's schema, or when its kind is not one of MODELS.
+ */
+function validateManifest(manifest: unknown): void {
+  const { apiVersion, kind } = manifest as { apiVersion?: unknown; kind?: unknown };
+  const Model = MODELS[`${String(apiVersion)} ${String(kind)}`];
+  if (Model === undefined) throw new Error(`no schema here for apiVersion ${String(apiVersion)}, kind ${String(kind)}`);
+  new Model(manifest as never).validate();
+}
+
+/** A copy of the first document of `file` with the value at `path` replaced (removed, for undefined). */
+async function broken(file: string, path: readonly (string | number)[], value: unknown): Promise<unknown> {
+  const [manifest] = await documents(file);
+  const copy = structuredClone(manifest) as unknown;
+  let node = copy as Record<string | number, unknown>;
+  for (const key of path.slice(0, -1)) node = node[key] as Record<string | number, unknown>;
+  const last = path.at(-1)!;
+  if (value === undefined) delete node[last];
+  else node[last] = value;
+  return copy;
+}
+
+const MANIFEST_FILES = (await readdir(join(ROOT, 'deploy/k8s'))).filter((file) => /\.ya?ml$/.test(file)).sort();
+
+test('deploy/k8s holds the manifests these tests know', (t) => {
+  t.deepEqual(MANIFEST_FILES, ['configmap.yaml', 'deployment-gpu.yaml', 'deployment.yaml', 'service.yaml']);
+});
+
+for (const file of MANIFEST_FILES) {
+  test(`${file}: every document passes its kind's Kubernetes API schema`, async (t) => {
+    const manifests = await documents(file);
+    t.true(manifests.length > 0);
+    for (const [index, manifest] of manifests.entries()) {
+      t.notThrows(() => validateManifest(manifest), `${file} document ${index + 1} (${manifest.kind})`);
+    }
+  });
+}
+
+// Unknown fields are not in these cases: the OpenAPI schemas leave objects open (the API server's strict field
+// validation rejects them, not the schema), so kubernetes-models accepts them.
+test('the schema check catches broken manifests: wrong types, missing required fields, bad enum values, unknown kinds', async (t) => {
+  const container = ['spec', 'template', 'spec', 'containers', 0];
+  const cases: [file: string, path: (string | number)[], value: unknown, message: RegExp][] = [
+    // A quoted port is an easy slip in YAML, and the API server refuses it.
+    [
+      'deployment.yaml',
+      [...container, 'ports', 0, 'containerPort'],
+      '50051',
+      /ports\/0\/containerPort must be integer/,
+    ],
+    ['deployment.yaml', [...container, 'readinessProbe', 'grpc', 'port'], 'grpc', /grpc\/port must be integer/],
+    ['deployment.yaml', ['spec', 'selector'], undefined, /data\/spec must have required property selector/],
+    ['deployment.yaml', [...container, 'name'], undefined, /containers\/0 must have required property name/],
+    ['deployment.yaml', ['apiVersion'], 'extensions/v1beta1', /no schema here for apiVersion extensions\/v1beta1/],
+    [
+      'service.yaml',
+      ['spec', 'ports', 0, 'protocol'],
+      'HTTP',
+      /ports\/0\/protocol must be equal to one of the allowed/,
+    ],
+    ['configmap.yaml', ['data', 'config.json'], { maxBatch: 4 }, /data\/data\/config\.json must be string/],
+  ];
+  for (const [file, path, value, message] of cases) {
+    const manifest = await broken(file, path, value);
+    t.throws(() => validateManifest(manifest), { message }, `${file} ${path.join('.')}`);
+  }
+});
 
 /** The server config the container would run with: its args and env, with the ConfigMap's file. */
 async function containerConfig(t: Parameters<typeof tempDir>[0], container: Container) {
