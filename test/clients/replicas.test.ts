@@ -14,7 +14,7 @@ import { fusionseg } from '../helpers/cli.js';
 import { makeTestClip, tempDir } from '../helpers/clips.js';
 import { writeTestModel } from '../helpers/onnx-models.js';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
-import { startTestService } from '../helpers/service.js';
+import { childFfmpegCount, startTestService } from '../helpers/service.js';
 
 /** Streams that ended on this replica (any outcome). */
 async function streamsTotal(service: RunningService): Promise<number> {
@@ -72,7 +72,10 @@ function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
 }
 
 /** A server process over the test model that logs each stream it opens ("stream opened", debug level). */
-async function startReplicaProcess(t: Parameters<typeof startServerProcess>[0]): Promise<ServerProcess> {
+async function startReplicaProcess(
+  t: Parameters<typeof startServerProcess>[0],
+  extraArgs: readonly string[] = [],
+): Promise<ServerProcess> {
   const model = await writeTestModel(join(await tempDir(t), 'model'));
   return startServerProcess(t, [
     '--model',
@@ -83,6 +86,7 @@ async function startReplicaProcess(t: Parameters<typeof startServerProcess>[0]):
     '1',
     '--log-level',
     'debug',
+    ...extraArgs,
   ]);
 }
 
@@ -177,6 +181,78 @@ test.serial(
     for (const { error } of failed) {
       t.true(error instanceof FusionsegError && error.code === status.UNAVAILABLE, String(error));
     }
+  },
+);
+
+test.serial(
+  'one replica drained and one killed mid-run: every stream and job completes or ends UNAVAILABLE; none hangs',
+  async (t) => {
+    const dir = await tempDir(t);
+    const [clip, survivor, drained, killed] = await Promise.all([
+      makeTestClip(dir, { width: 320, height: 240, frames: 150, rate: 25 }),
+      startTestService(t),
+      startReplicaProcess(t, ['--drain-timeout-s', '20']),
+      startReplicaProcess(t),
+    ]);
+    const addresses = [survivor.address, drained.address, killed.address].join(',');
+    const client = new FusionsegClient(addresses);
+    t.teardown(() => client.close());
+    await client.getModelInfo({ deadlineMs: 10_000 });
+    await sleep(500); // every replica's connection ready (see above)
+
+    // Nine frame streams (60 frames, one every 40 ms) and three `fusionseg process` jobs (ProcessVideo
+    // uploads, decoded by the replicas' ffmpeg), all at once over the three replicas.
+    const progress = Array.from({ length: 9 }, () => ({ results: 0 }));
+    const streams = progress.map((p) => run(client.streamFrames(frames(60, 40), { deadlineMs: 40_000 }), p));
+    const jobs = [0, 1, 2].map((i) => {
+      const json = join(dir, `job-${i}.ndjson`);
+      const exited = fusionseg(['process', clip, '--server', addresses, '--json', json, '--quiet'], (child) =>
+        t.teardown(() => child.kill('SIGKILL')),
+      );
+      return { json, exited };
+    });
+    await until(() => opened(drained) >= 2 && opened(killed) >= 2, 20_000, 'streams on both replicas to stop');
+    await until(() => progress.every((p) => p.results > 0), 20_000, 'results on every frame stream');
+
+    drained.child.kill('SIGTERM');
+    killed.child.kill('SIGKILL');
+    const outcomes = await within(Promise.all(streams), 40_000, 'the frame streams');
+    const jobEnds = await within(Promise.all(jobs.map((job) => job.exited)), 60_000, 'the process jobs');
+    t.is(await within(drained.exited, 30_000, 'the drained replica'), 0, 'drained, then exited cleanly');
+    t.regex(drained.output(), /draining/);
+
+    // Frame streams are not retried: each finished all its frames, or ended UNAVAILABLE (its replica died).
+    const failed = outcomes.filter((outcome) => outcome.error !== undefined);
+    for (const { error } of failed) {
+      t.true(error instanceof FusionsegError && error.code === status.UNAVAILABLE, String(error));
+    }
+    for (const outcome of outcomes.filter((o) => o.error === undefined)) t.is(outcome.results, 60);
+    t.true(failed.length <= opened(killed), `${failed.length} failed, ${opened(killed)} on the killed replica`);
+    t.true(failed.length < outcomes.length, 'streams on the survivor and the drained replica finished');
+    // Jobs are retried from the start: every one completes, with every frame exactly once.
+    for (const [i, { code, stderr }] of jobEnds.entries()) {
+      t.is(code, 0, stderr);
+      const indices = (await readFile(jobs[i]!.json, 'utf8'))
+        .trim()
+        .split('\n')
+        .map((line) => (JSON.parse(line) as { index: number }).index);
+      t.deepEqual(
+        indices,
+        Array.from({ length: 150 }, (_, k) => k),
+      );
+    }
+    // No decoder left behind on the survivor (its ffmpeg processes are this process's children).
+    let ffmpegLeft = await childFfmpegCount();
+    for (let tries = 0; ffmpegLeft > 0 && tries < 100; tries++) {
+      await sleep(50);
+      ffmpegLeft = await childFfmpegCount();
+    }
+    t.is(ffmpegLeft, 0);
+    t.log(
+      `streams: ${outcomes.length - failed.length} finished, ${failed.length} UNAVAILABLE; opened on the drained ` +
+        `replica ${opened(drained)}, on the killed one ${opened(killed)}; jobs retried: ` +
+        `${jobEnds.filter((end) => /retrying/.test(end.stderr)).length}`,
+    );
   },
 );
 
