@@ -108,6 +108,7 @@ export function pasteDetection(
   maskSize: i32,
   maskThreshold: f64,
   scratch: usize,
+  rows: usize,
 ): void {
   if (!(x2 > x1) || !(y2 > y1)) return;
   // Pixels whose centre lies in [x1, x2) x [y1, y2), clipped to the image (in f64, so no i32 overflow).
@@ -214,6 +215,9 @@ export function pasteDetection(
       }
     }
     if (xFrom >= xTo) continue;
+    const span = rows + ((<usize>y) << 3);
+    if (xFrom < load<i32>(span)) store<i32>(span, xFrom);
+    if (xTo > load<i32>(span, 4)) store<i32>(span, xTo, 4);
     const rowBase = <usize>y * <usize>width;
     let x = xFrom;
     for (; x + 16 <= xTo; x += 16) {
@@ -244,6 +248,7 @@ export function pasteDetection(
 // pixel reachable through 4-connected foreground pixels of that instance's category: one breadth-first
 // search seeded with every labelled pixel in raster order; a pixel joins the first neighbour that reaches it
 // (neighbours visited up, left, right, down). `grown` (i32 per id) counts the pixels each instance gained.
+// `rows` (i32 pair per row: first, end) bounds the pasted pixels of each row.
 
 /**
  * Claims pixel `q` for instance `id` when its growth code is `code` (unlabelled foreground of the
@@ -279,6 +284,7 @@ export function growRegions(
   idCategory: usize,
   queue: usize,
   grown: usize,
+  rows: usize,
 ): i32 {
   const n = <usize>width * <usize>height;
   const w = <usize>width;
@@ -286,15 +292,19 @@ export function growRegions(
   // Seed: the labelled pixels in raster order. A labelled pixel whose four neighbours are all labelled
   // can never claim anything, and leaving it out changes neither the order of the other seeds nor what
   // they reach, so only pixels with an unlabelled neighbour are queued (checked eight at a time).
-  // Pixels on the image border are always queued (their neighbour test would wrap around).
+  // Pixels on the image border are always queued (their neighbour test would wrap around). Only each
+  // row's span of pasted pixels is read (`rows`, kept by pasteDetection).
   let tail: usize = 0;
   const zero = i16x8.splat(0);
   for (let y: usize = 0; y < <usize>height; y++) {
+    const first = <usize>load<i32>(rows + (y << 3));
+    const end = <usize>load<i32>(rows + (y << 3), 4);
+    if (first >= end) continue;
     const rowStart = y * w;
-    const rowEnd = rowStart + w;
-    let p = rowStart;
+    const spanEnd = rowStart + end;
+    let p = rowStart + first;
     if (y > 0 && y + 1 < <usize>height) {
-      for (; p + 8 <= rowEnd; p += 8) {
+      for (; p + 8 <= spanEnd; p += 8) {
         const here = v128.load(instance + (p << 1));
         if (!v128.any_true(here)) continue;
         const open = v128.or(
@@ -316,7 +326,7 @@ export function growRegions(
         }
       }
     }
-    for (; p < rowEnd; p++) {
+    for (; p < spanEnd; p++) {
       if (load<u16>(instance + (p << 1)) != 0) {
         store<i32>(queue + (tail << 2), <i32>p);
         tail++;

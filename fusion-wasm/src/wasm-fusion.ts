@@ -46,6 +46,7 @@ interface KernelExports {
     maskSize: number,
     maskThreshold: number,
     scratch: number,
+    rows: number,
   ): void;
   growRegions(
     width: number,
@@ -57,6 +58,7 @@ interface KernelExports {
     idCategory: number,
     queue: number,
     grown: number,
+    rows: number,
   ): number;
   labelNewInstances(
     width: number,
@@ -124,6 +126,8 @@ interface Layout {
   readonly instance: number;
   readonly queue: number;
   readonly scratch: number;
+  /** i32 pair per row: the span of pasted pixels (first, end). */
+  readonly rows: number;
   readonly masks: number;
   readonly end: number;
 }
@@ -202,11 +206,12 @@ class WasmFusion implements Fusion {
     const instance = (offset = align(offset + pixels));
     const queue = (offset = align(offset + 2 * pixels));
     const scratch = (offset = align(offset + 8 * pixels)); // i32 per pixel for searches, 8 bytes for floods
-    const masks = (offset = align(offset + pasteScratch(width)));
+    const rows = (offset = align(offset + pasteScratch(width)));
+    const masks = (offset = align(offset + 8 * height));
     // Room for at least 64 masks of 28x28 so that a growing detection count rarely moves the layout.
     const end = align(masks + 4 * Math.max(maskFloats, 64 * 28 * 28));
     this.#ensureMemory(end);
-    this.#layout = { pixels, width, semantic, fused, visited, instance, queue, scratch, masks, end };
+    this.#layout = { pixels, width, semantic, fused, visited, instance, queue, scratch, rows, masks, end };
     // Visited marks of an earlier layout may lie anywhere in the new one: start the epochs afresh.
     this.#bytes().fill(0, visited, visited + pixels);
     this.#epoch = 0;
@@ -250,6 +255,11 @@ class WasmFusion implements Fusion {
     });
     const prepared = performance.now();
 
+    const rowSpans = new Int32Array(k.memory.buffer, layout.rows, 2 * height);
+    for (let y = 0; y < 2 * height; y += 2) {
+      rowSpans[y] = width;
+      rowSpans[y + 1] = 0;
+    }
     const byClass = o.consistency === 'class' ? 1 : 0;
     detections.forEach((d, i) => {
       const [x1, y1, x2, y2] = d.box;
@@ -271,6 +281,7 @@ class WasmFusion implements Fusion {
         d.maskSize,
         o.maskThreshold,
         layout.scratch,
+        layout.rows,
       );
     });
     const pasted = performance.now();
@@ -285,6 +296,7 @@ class WasmFusion implements Fusion {
         this.#idCategory,
         layout.queue,
         this.#grown,
+        layout.rows,
       );
     }
     const grownAt = performance.now();
