@@ -281,10 +281,9 @@ export function pasteDetection(
  * instance's category); a claimed pixel's code is cleared, so it is claimed once.
  */
 @inline
-function tryGrow(q: usize, id: u16, cat: u8, semantic: usize, instance: usize, isThing: usize, category: usize, queue: usize, tail: usize): usize {
+function tryGrow(q: usize, id: u16, code: u32, semantic: usize, instance: usize, growCode: usize, queue: usize, tail: usize): usize {
   if (load<u16>(instance + (q << 1)) != 0) return tail;
-  const s = <usize>load<u8>(semantic + q);
-  if (load<u8>(isThing + s) == 0 || load<u8>(category + s) != cat) return tail;
+  if (<u32>load<u16>(growCode + ((<usize>load<u8>(semantic + q)) << 1)) != code) return tail;
   store<u16>(instance + (q << 1), id);
   store<i32>(queue + (tail << 2), <i32>q);
   return tail + 1;
@@ -311,10 +310,15 @@ export function growRegions(
   queue: usize,
   grown: usize,
   rows: usize,
+  table: usize,
 ): i32 {
   const n = <usize>width * <usize>height;
   const w = <usize>width;
   const inverseWidth = 1.0 / <f64>width;
+  const growCode = table;
+  for (let c: usize = 0; c < 256; c++) {
+    store<u16>(growCode + (c << 1), load<u8>(isThing + c) != 0 ? <u16>load<u8>(category + c) + 1 : 0);
+  }
   // Seed: the labelled pixels in raster order. A labelled pixel whose four neighbours are all labelled
   // can never claim anything, and leaving it out changes neither the order of the other seeds nor what
   // they reach, so only pixels with an unlabelled neighbour are queued (checked eight at a time).
@@ -363,13 +367,13 @@ export function growRegions(
   for (let head: usize = 0; head < tail; head++) {
     const q = <usize>load<i32>(queue + (head << 2));
     const id = load<u16>(instance + (q << 1));
-    const cat = load<u8>(idCategory + <usize>id);
+    const code = <u32>load<u8>(idCategory + <usize>id) + 1;
     const x = columnOf(q, w, inverseWidth);
     const before = tail;
-    if (q >= w) tail = tryGrow(q - w, id, cat, semantic, instance, isThing, category, queue, tail);
-    if (x > 0) tail = tryGrow(q - 1, id, cat, semantic, instance, isThing, category, queue, tail);
-    if (x + 1 < w) tail = tryGrow(q + 1, id, cat, semantic, instance, isThing, category, queue, tail);
-    if (q + w < n) tail = tryGrow(q + w, id, cat, semantic, instance, isThing, category, queue, tail);
+    if (q >= w) tail = tryGrow(q - w, id, code, semantic, instance, growCode, queue, tail);
+    if (x > 0) tail = tryGrow(q - 1, id, code, semantic, instance, growCode, queue, tail);
+    if (x + 1 < w) tail = tryGrow(q + 1, id, code, semantic, instance, growCode, queue, tail);
+    if (q + w < n) tail = tryGrow(q + w, id, code, semantic, instance, growCode, queue, tail);
     if (tail != before) {
       const counter = grown + ((<usize>id) << 2);
       store<i32>(counter, load<i32>(counter) + <i32>(tail - before));

@@ -59,6 +59,7 @@ interface KernelExports {
     queue: number,
     grown: number,
     rows: number,
+    table: number,
   ): number;
   labelNewInstances(
     width: number,
@@ -297,6 +298,7 @@ class WasmFusion implements Fusion {
         layout.queue,
         this.#grown,
         layout.rows,
+        layout.scratch,
       );
     }
     const grownAt = performance.now();
