@@ -492,96 +492,120 @@ function flood(
 }
 
 /**
- * Returns the next free id; writes the number of components left unlabelled for lack of ids to `result`.
- * `queue` is scratch for the flood's stack (8 bytes per pixel). Which pixels form a component does not
- * depend on the order they are found in, so a scanline flood gives the reference's components; ids follow
- * the raster order of each component's first pixel, as the scan below meets them.
+ * Gives the component whose first pixel in raster order is `start` (an unlabelled, unvisited thing pixel)
+ * the next id, or drops it (too small: undone and marked visited; ids ran out: counted and marked
+ * visited). The component's pixels all lie at or after `start` in raster order. Returns the next free id.
  */
-export function labelNewInstances(
-  width: i32,
-  height: i32,
+function newInstanceAt(
+  start: usize,
+  w: usize,
+  n: usize,
+  inverseWidth: f64,
   semantic: usize,
   instance: usize,
-  thingTables: usize,
-  thingChunks: u32,
   visited: usize,
   epoch: u8,
   queue: usize,
   idClass: usize,
   idCategory: usize,
   category: usize,
+  stats: usize,
+  width: i32,
+  height: i32,
   nextId: i32,
   minArea: i32,
   result: usize,
 ): i32 {
-  const n = <usize>width * <usize>height;
-  const w = <usize>width;
-  const inverseWidth = 1.0 / <f64>width;
-  const isThing = thingTables + 256;
-  const mark = i8x16.splat(<i8>epoch);
-  let dropped: i32 = 0;
-  let start: usize = 0;
-  while (start < n) {
-    // Skip 16 pixels at a time while none is an unvisited, unlabelled thing pixel.
-    if (start + 16 <= n && (start & 15) == 0) {
-      // Foreground test for 16 pixels at once: the isThing table as 16 vectors of 16 bytes (0xff for things).
-      const things = tableLanes(v128.load(semantic + start), thingTables, thingChunks);
-      const free = i8x16.narrow_i16x8_s(
-        i16x8.eq(v128.load(instance + (start << 1)), i16x8.splat(0)),
-        i16x8.eq(v128.load(instance + (start << 1), 16), i16x8.splat(0)),
-      );
-      const unvisited = v128.not(i8x16.eq(v128.load(visited + start), mark));
-      if (!v128.any_true(v128.and(v128.and(things, free), unvisited))) {
-        start += 16;
-        continue;
-      }
+  const cls = load<u8>(semantic + start);
+  if (nextId > 65535) {
+    // No ids left: the component is only counted (and marked visited, so it is met once).
+    if (<i32>flood(COUNT, start, w, n, inverseWidth, cls, 0, semantic, instance, visited, epoch, queue) >= minArea) {
+      store<i32>(result, load<i32>(result) + 1);
     }
-    const here = start++;
-    if (load<u16>(instance + (here << 1)) != 0 || load<u8>(visited + here) == epoch) continue;
-    const cls = load<u8>(semantic + here);
-    if (load<u8>(isThing + <usize>cls) == 0) continue;
-    if (nextId > 65535) {
-      // No ids left: the component is only counted (and marked visited, so it is met once).
-      if (<i32>flood(COUNT, here, w, n, inverseWidth, cls, 0, semantic, instance, visited, epoch, queue) >= minArea) dropped++;
-      continue;
-    }
-    const id = <u16>nextId;
-    const size = flood(LABEL, here, w, n, inverseWidth, cls, id, semantic, instance, visited, epoch, queue);
-    if (<i32>size < minArea) {
-      flood(UNDO, here, w, n, inverseWidth, cls, id, semantic, instance, visited, epoch, queue);
-      continue;
-    }
-    store<u8>(idClass + <usize>nextId, cls);
-    store<u8>(idCategory + <usize>nextId, load<u8>(category + <usize>cls));
-    nextId++;
+    return nextId;
   }
-  store<i32>(result, dropped);
-  return nextId;
+  const id = <u16>nextId;
+  const size = flood(LABEL, start, w, n, inverseWidth, cls, id, semantic, instance, visited, epoch, queue);
+  if (<i32>size < minArea) {
+    flood(UNDO, start, w, n, inverseWidth, cls, id, semantic, instance, visited, epoch, queue);
+    return nextId;
+  }
+  store<u8>(idClass + <usize>nextId, cls);
+  store<u8>(idCategory + <usize>nextId, load<u8>(category + <usize>cls));
+  const s = stats + (<usize>nextId) * 20;
+  store<i32>(s, 0);
+  store<i32>(s, width, 4);
+  store<i32>(s, height, 8);
+  store<i32>(s, -1, 12);
+  store<i32>(s, -1, 16);
+  return nextId + 1;
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Phase 4: one pass writes the fused classes (the instance's class where labelled, the semantic class
-// elsewhere) and the segment statistics: area and inclusive bounding box per id. `stats` is i32[5 * ids]
-// (area, x0, y0, x1, y1), initialised by the caller for ids 1..maxId. Runs of one id along a row are
-// handled as a whole, and all-background blocks are copied eight pixels at a time.
+// Phase 4, in the same raster pass as phase 3: the pass writes the fused classes (the instance's class where
+// labelled, the semantic class elsewhere) and the segment statistics: area and inclusive bounding box per
+// id. `stats` is i32[5 * ids] (area, x0, y0, x1, y1), initialised by the caller for the detections' ids and
+// here for new ones. A new instance is labelled when the pass meets its first pixel, and all its pixels
+// come later in raster order, so the pass counts them as it reaches them. Runs of one id along a row are
+// handled as a whole, and blocks of sixteen unlabelled pixels with no new instance in them are copied at once.
 
-export function finishFrame(width: i32, height: i32, semantic: usize, instance: usize, idClass: usize, fused: usize, stats: usize): void {
+/**
+ * Returns the next free id; writes the number of components left unlabelled for lack of ids to `result`.
+ * With `newInstances` false, phase 3 is skipped. `queue` is scratch for the flood's stack (8 bytes per
+ * pixel). Which pixels form a component does not depend on the order they are found in, so a scanline
+ * flood gives the reference's components; ids follow the raster order of each component's first pixel.
+ */
+export function finishFrame(
+  width: i32,
+  height: i32,
+  semantic: usize,
+  instance: usize,
+  idClass: usize,
+  fused: usize,
+  stats: usize,
+  newInstances: bool,
+  thingTables: usize,
+  thingChunks: u32,
+  visited: usize,
+  epoch: u8,
+  queue: usize,
+  idCategory: usize,
+  category: usize,
+  nextId: i32,
+  minArea: i32,
+  result: usize,
+): i32 {
   const w = <usize>width;
+  const n = <usize>width * <usize>height;
+  const inverseWidth = 1.0 / <f64>width;
+  const isThing = thingTables + 256;
+  const mark = i8x16.splat(<i8>epoch);
+  store<i32>(result, 0);
   for (let y: usize = 0; y < <usize>height; y++) {
     const rowStart = y * w;
     let x: usize = 0;
     while (x < w) {
       const p = rowStart + x;
       if (x + 16 <= w && !v128.any_true(v128.or(v128.load(instance + (p << 1)), v128.load(instance + (p << 1), 16)))) {
-        v128.store(fused + p, v128.load(semantic + p));
-        x += 16;
-        continue;
+        const classes = v128.load(semantic + p);
+        // A new instance starts here only at an unvisited thing pixel (the isThing table as 16 vectors).
+        if (!newInstances || !v128.any_true(v128.andnot(tableLanes(classes, thingTables, thingChunks), i8x16.eq(v128.load(visited + p), mark)))) {
+          v128.store(fused + p, classes);
+          x += 16;
+          continue;
+        }
       }
-      const id = <usize>load<u16>(instance + (p << 1));
+      let id = <usize>load<u16>(instance + (p << 1));
       if (id == 0) {
-        store<u8>(fused + p, load<u8>(semantic + p));
-        x++;
-        continue;
+        if (newInstances && load<u8>(visited + p) != epoch && load<u8>(isThing + <usize>load<u8>(semantic + p)) != 0) {
+          nextId = newInstanceAt(p, w, n, inverseWidth, semantic, instance, visited, epoch, queue, idClass, idCategory, category, stats, width, height, nextId, minArea, result);
+          id = <usize>load<u16>(instance + (p << 1));
+        }
+        if (id == 0) {
+          store<u8>(fused + p, load<u8>(semantic + p));
+          x++;
+          continue;
+        }
       }
       // The run of this id: eight pixels compared at a time.
       let end = x + 1;
@@ -606,4 +630,5 @@ export function finishFrame(width: i32, height: i32, semantic: usize, instance: 
       x = end;
     }
   }
+  return nextId;
 }

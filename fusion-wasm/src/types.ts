@@ -69,8 +69,7 @@ export interface PhaseTimings {
   readonly prepare: number;
   readonly paste: number;
   readonly grow: number;
-  readonly newInstances: number;
-  /** Fused classes and segment statistics, in one pass. */
+  /** New instances, fused classes and segment statistics, in one pass. */
   readonly finish: number;
   /** Copying the outputs out of linear memory. */
   readonly output: number;

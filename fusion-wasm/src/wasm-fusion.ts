@@ -61,23 +61,6 @@ interface KernelExports {
     rows: number,
     table: number,
   ): number;
-  labelNewInstances(
-    width: number,
-    height: number,
-    semantic: number,
-    instance: number,
-    thingTables: number,
-    thingChunks: number,
-    visited: number,
-    epoch: number,
-    queue: number,
-    idClass: number,
-    idCategory: number,
-    category: number,
-    nextId: number,
-    minArea: number,
-    result: number,
-  ): number;
   finishFrame(
     width: number,
     height: number,
@@ -86,7 +69,18 @@ interface KernelExports {
     idClass: number,
     fused: number,
     stats: number,
-  ): void;
+    newInstances: number,
+    thingTables: number,
+    thingChunks: number,
+    visited: number,
+    epoch: number,
+    queue: number,
+    idCategory: number,
+    category: number,
+    nextId: number,
+    minArea: number,
+    result: number,
+  ): number;
 }
 
 export type WasmBuild = 'release' | 'debug';
@@ -302,31 +296,9 @@ class WasmFusion implements Fusion {
       );
     }
     const grownAt = performance.now();
-    let nextId = idCount + 1;
-    let droppedComponents = 0;
-    if (o.newInstances) {
-      nextId = k.labelNewInstances(
-        width,
-        height,
-        layout.semantic,
-        layout.instance,
-        this.#thingVectors,
-        this.#thingChunks,
-        layout.visited,
-        this.#nextEpoch(layout),
-        layout.queue,
-        this.#idClass,
-        this.#idCategory,
-        this.#category,
-        nextId,
-        o.minNewInstanceArea,
-        this.#result,
-      );
-      droppedComponents = new Int32Array(k.memory.buffer, this.#result, 1)[0]!;
-    }
-    const labelled = performance.now();
-    const stats = new Int32Array(k.memory.buffer, this.#stats, 5 * nextId);
-    for (let id = 1; id < nextId; id++) {
+    // Detections' statistics start empty; finishFrame starts those of the new instances it labels.
+    const stats = new Int32Array(k.memory.buffer, this.#stats, 5 * (idCount + 1));
+    for (let id = 1; id <= idCount; id++) {
       const s = 5 * id;
       stats[s] = 0;
       stats[s + 1] = width;
@@ -334,15 +306,36 @@ class WasmFusion implements Fusion {
       stats[s + 3] = -1;
       stats[s + 4] = -1;
     }
-    k.finishFrame(width, height, layout.semantic, layout.instance, this.#idClass, layout.fused, this.#stats);
+    const nextId = k.finishFrame(
+      width,
+      height,
+      layout.semantic,
+      layout.instance,
+      this.#idClass,
+      layout.fused,
+      this.#stats,
+      o.newInstances ? 1 : 0,
+      this.#thingVectors,
+      this.#thingChunks,
+      layout.visited,
+      o.newInstances ? this.#nextEpoch(layout) : 0,
+      layout.queue,
+      this.#idCategory,
+      this.#category,
+      idCount + 1,
+      o.minNewInstanceArea,
+      this.#result,
+    );
+    const droppedComponents = new Int32Array(k.memory.buffer, this.#result, 1)[0]!;
     const finished = performance.now();
 
     const memory = k.memory.buffer; // no call below can grow memory
+    const statsAll = new Int32Array(memory, this.#stats, 5 * nextId);
     const grown = new Int32Array(memory, this.#grown, nextId);
     const idClass = new Uint8Array(memory, this.#idClass, nextId);
     const segments: Segment[] = [];
     for (let id = 1; id < nextId; id++) {
-      const area = stats[5 * id]!;
+      const area = statsAll[5 * id]!;
       if (area === 0) continue;
       const detected = id <= idCount;
       segments.push({
@@ -350,7 +343,7 @@ class WasmFusion implements Fusion {
         classId: idClass[id]!,
         score: detected ? detections[id - 1]!.score : 0,
         area,
-        box: [stats[5 * id + 1]!, stats[5 * id + 2]!, stats[5 * id + 3]!, stats[5 * id + 4]!],
+        box: [statsAll[5 * id + 1]!, statsAll[5 * id + 2]!, statsAll[5 * id + 3]!, statsAll[5 * id + 4]!],
         source: detected ? 'detected' : 'new',
         grownArea: detected ? grown[id]! : 0,
       });
@@ -372,8 +365,7 @@ class WasmFusion implements Fusion {
       prepare: prepared - started,
       paste: pasted - prepared,
       grow: grownAt - pasted,
-      newInstances: labelled - grownAt,
-      finish: finished - labelled,
+      finish: finished - grownAt,
       output: done - finished,
     };
     return result;
