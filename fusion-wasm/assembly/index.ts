@@ -15,6 +15,25 @@
 // The class of a labelled pixel is always its instance's class, so `fused` is derived once at the end
 // (phase 4) instead of being kept up to date while instances are pasted and grown.
 
+/**
+ * Clears the instance map for the next frame: only each row's span of labelled pixels, as finishFrame left
+ * it in `rows` (i32 pair per row: first, end); then empties the spans for pasting.
+ */
+export function clearInstances(width: i32, height: i32, instance: usize, rows: usize): void {
+  const zero = i16x8.splat(0);
+  for (let y: usize = 0; y < <usize>height; y++) {
+    const span = rows + (y << 3);
+    const first = <usize>load<i32>(span);
+    const end = <usize>load<i32>(span, 4);
+    const row = instance + ((y * <usize>width) << 1);
+    let x = first;
+    for (; x + 8 <= end; x += 8) v128.store(row + (x << 1), zero);
+    for (; x < end; x++) store<u16>(row + (x << 1), 0);
+    store<i32>(span, width);
+    store<i32>(span, 0, 4);
+  }
+}
+
 /** Where the caller may lay out its buffers. */
 export function heapBase(): usize {
   return __heap_base;
@@ -574,6 +593,7 @@ export function finishFrame(
   nextId: i32,
   minArea: i32,
   result: usize,
+  rows: usize,
 ): i32 {
   const w = <usize>width;
   const n = <usize>width * <usize>height;
@@ -583,6 +603,8 @@ export function finishFrame(
   store<i32>(result, 0);
   for (let y: usize = 0; y < <usize>height; y++) {
     const rowStart = y * w;
+    let labelledFrom = w;
+    let labelledTo: usize = 0;
     let x: usize = 0;
     while (x < w) {
       const p = rowStart + x;
@@ -627,8 +649,12 @@ export function finishFrame(
       if (<i32>y < load<i32>(s, 8)) store<i32>(s, <i32>y, 8);
       if (<i32>(end - 1) > load<i32>(s, 12)) store<i32>(s, <i32>(end - 1), 12);
       if (<i32>y > load<i32>(s, 16)) store<i32>(s, <i32>y, 16);
+      if (x < labelledFrom) labelledFrom = x;
+      labelledTo = end;
       x = end;
     }
+    store<i32>(rows + (y << 3), <i32>labelledFrom);
+    store<i32>(rows + (y << 3), <i32>labelledTo, 4);
   }
   return nextId;
 }

@@ -78,7 +78,8 @@ export interface PhaseTimings {
 export interface Fusion {
   /**
    * Fuses one frame. Synchronous. The returned maps belong to the caller, except with `outputs: 'view'`
-   * (createFusion): they are then views into the module's memory, valid until the next `fuse` call.
+   * (createFusion): they are then read-only views into the module's memory, valid until the next `fuse`
+   * call (which clears only the instance map's labelled spans it left there).
    */
   fuse(input: FusionInput, options?: FusionOptions): FusionResult;
   /** Phase timings of the last `fuse` call. */

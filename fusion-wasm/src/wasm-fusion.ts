@@ -80,7 +80,9 @@ interface KernelExports {
     nextId: number,
     minArea: number,
     result: number,
+    rows: number,
   ): number;
+  clearInstances(width: number, height: number, instance: number, rows: number): void;
 }
 
 export type WasmBuild = 'release' | 'debug';
@@ -144,6 +146,8 @@ class WasmFusion implements Fusion {
   readonly #framesBase: number;
   #layout: Layout | undefined;
   #epoch = 0;
+  /** Whether `rows` holds the spans of the last frame's labelled pixels (the rest of `instance` is 0). */
+  #spansValid = false;
   lastTimings: PhaseTimings | undefined;
 
   readonly #copyOutputs: boolean;
@@ -207,6 +211,7 @@ class WasmFusion implements Fusion {
     const end = align(masks + 4 * Math.max(maskFloats, 64 * 28 * 28));
     this.#ensureMemory(end);
     this.#layout = { pixels, width, semantic, fused, visited, instance, queue, scratch, rows, masks, end };
+    this.#spansValid = false;
     // Visited marks of an earlier layout may lie anywhere in the new one: start the epochs afresh.
     this.#bytes().fill(0, visited, visited + pixels);
     this.#epoch = 0;
@@ -233,7 +238,18 @@ class WasmFusion implements Fusion {
     const k = this.#kernel;
     const bytes = this.#bytes();
     bytes.set(input.semantic, layout.semantic);
-    bytes.fill(0, layout.instance, layout.instance + 2 * layout.pixels);
+    if (this.#spansValid) {
+      // The last frame's labelled spans: only those hold non-zero ids.
+      k.clearInstances(width, height, layout.instance, layout.rows);
+    } else {
+      bytes.fill(0, layout.instance, layout.instance + 2 * layout.pixels);
+      const spans = new Int32Array(k.memory.buffer, layout.rows, 2 * height);
+      for (let y = 0; y < 2 * height; y += 2) {
+        spans[y] = width;
+        spans[y + 1] = 0;
+      }
+    }
+    this.#spansValid = false; // until this frame's finishFrame has written its spans
     const floats = new Float32Array(k.memory.buffer, layout.masks, maskFloats);
     const maskOffsets: number[] = [];
     let floatOffset = 0;
@@ -250,11 +266,6 @@ class WasmFusion implements Fusion {
     });
     const prepared = performance.now();
 
-    const rowSpans = new Int32Array(k.memory.buffer, layout.rows, 2 * height);
-    for (let y = 0; y < 2 * height; y += 2) {
-      rowSpans[y] = width;
-      rowSpans[y + 1] = 0;
-    }
     const byClass = o.consistency === 'class' ? 1 : 0;
     detections.forEach((d, i) => {
       const [x1, y1, x2, y2] = d.box;
@@ -325,7 +336,9 @@ class WasmFusion implements Fusion {
       idCount + 1,
       o.minNewInstanceArea,
       this.#result,
+      layout.rows,
     );
+    this.#spansValid = true;
     const droppedComponents = new Int32Array(k.memory.buffer, this.#result, 1)[0]!;
     const finished = performance.now();
 
@@ -377,7 +390,8 @@ export interface CreateFusionOptions {
   readonly build?: WasmBuild;
   /**
    * 'copy' (default): the result's maps are arrays of their own. 'view': they are views into the module's
-   * memory, valid only until the next `fuse` call on this Fusion (saves copying 3 bytes per pixel).
+   * memory, valid only until the next `fuse` call on this Fusion (saves copying 3 bytes per pixel); they
+   * must not be written: the next call clears only the spans of the instance map it labelled.
    */
   readonly outputs?: 'copy' | 'view';
 }

@@ -7,6 +7,8 @@ import test, { type ExecutionContext } from 'ava';
 import {
   createFusion,
   fuseReference,
+  generateScene,
+  generateStressScene,
   type Detection,
   type FusionInput,
   type FusionOptions,
@@ -151,5 +153,32 @@ test('one-pixel-wide and one-pixel-high frames', async (t) => {
       },
     ];
     await agree(t, { width, height, semantic, detections }, undefined, `${width}x${height}`);
+  }
+});
+
+test('same-sized frames in a row (dense, sparse, empty, dense again) match the reference: each clears only what the last labelled', async (t) => {
+  const width = 203;
+  const height = 97;
+  const frames = [
+    generateScene({ width, height, objects: 25, seed: 11 }),
+    generateScene({ width, height, objects: 2, seed: 12 }),
+    { width, height, semantic: new Uint8Array(width * height), detections: [] },
+    generateStressScene(width, height, 13, 0.2),
+    generateScene({ width, height, objects: 25, seed: 14 }),
+  ];
+  for (const build of ['release', 'debug'] as const) {
+    for (const outputs of ['copy', 'view'] as const) {
+      const fusion = await createFusion(undefined, undefined, { build, outputs });
+      for (const [index, frame] of frames.entries()) {
+        for (const options of [undefined, { regionGrowing: false }, { newInstances: false }]) {
+          const result = fusion.fuse(frame, options);
+          t.deepEqual(
+            { ...result, semantic: result.semantic.slice(), instance: result.instance.slice() },
+            fuseReference(frame, options),
+            `frame ${index}, ${JSON.stringify(options)} (${build}, ${outputs})`,
+          );
+        }
+      }
+    }
   }
 });
