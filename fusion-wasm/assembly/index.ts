@@ -97,15 +97,15 @@ function tableChunks(table: usize): u32 {
  * pixel interpolates that row horizontally; the reference computes in the same order, so the two agree
  * to the bit.
  *
- * The horizontal weights are separable: they are computed once per detection (per pixel column: u0, u1,
- * fraction), and the pixel columns are grouped into runs that share u0. Along a row, a run whose two mask
+ * The horizontal weights are separable: they are computed once per detection (per pixel column: the
+ * fraction; u0 and u1 are per run), and the pixel columns are grouped into runs that share u0. Along a row, a run whose two mask
  * values both clear the threshold by a safe margin passes as a whole, a run whose values both fall short by
  * the margin fails as a whole, and only the runs in between (the mask's edge, a few per row) are sampled
  * pixel by pixel, exactly as the reference does. The margin (1e-12 relative) is far above the rounding of
  * a convex combination (a few ulps), so the shortcut never changes a result. The row's pass marks (one byte
  * per pixel column) are then combined with the pixel-to-pixel matching sixteen pixels at a time.
  *
- * `scratch` layout: per pixel column 16 bytes (i32 u0, i32 u1, f64 fraction); per mask column one f64 (the
+ * `scratch` layout: per pixel column one f64 (the fraction); per mask column one f64 (the
  * interpolated row) and one run (i32 u0, i32 first x, i32 end x, pad: 16 bytes); 256 bytes of match table;
  * then one pass byte per pixel column (plus 16 bytes of slack).
  */
@@ -143,7 +143,7 @@ export function pasteDetection(
   const boxHeight = y2 - y1;
   const stride = (<usize>maskSize) << 2;
   const columns = scratch;
-  const row = scratch + ((<usize>width) << 4); // f64 per mask column
+  const row = scratch + ((<usize>width) << 3); // f64 per mask column
   const runs = row + ((<usize>maskSize) << 3); // 16 bytes per run
   const status = runs + ((<usize>maskSize) << 4); // u8 per mask column
   const matchTable = status + (((<usize>maskSize) + 15) & ~15);
@@ -157,11 +157,7 @@ export function pasteDetection(
     if (u < 0) u = 0;
     if (u > <f64>last) u = <f64>last;
     const u0 = <i32>Math.floor(u);
-    const u1 = u0 < last ? u0 + 1 : last;
-    const c = columns + ((<usize>x) << 4);
-    store<i32>(c, u0);
-    store<i32>(c, u1, 4);
-    store<f64>(c, u - <f64>u0, 8);
+    store<f64>(columns + ((<usize>x) << 3), u - <f64>u0);
     if (u0 != previous) {
       const r = runs + (runCount << 4);
       store<i32>(r, u0);
@@ -189,6 +185,8 @@ export function pasteDetection(
   const lowLanes = f64x2.splat(low);
   const limitLanes = f64x2.splat(1e6);
   const oneLanes = i64x2.splat(1);
+  const unitLanes = f64x2.splat(1);
+  const thresholdLanes = f64x2.splat(maskThreshold);
   const claim = <u16>id;
   const claimLanes = i16x8.splat(<i16>claim);
   const zero = i16x8.splat(0);
@@ -251,11 +249,21 @@ export function pasteDetection(
         fillOver(pass + <usize>first, 0xff, <usize>(end - first));
         continue;
       }
-      for (let x = first; x < end; x++) {
-        const c = columns + ((<usize>x) << 4);
-        const fu = load<f64>(c, 8);
-        const left = load<f64>(row + ((<usize>load<i32>(c)) << 3));
-        const right = load<f64>(row + ((<usize>load<i32>(c, 4)) << 3));
+      // The run's pixels interpolate the same two values: two pixels at a time in f64x2 lanes (the same IEEE
+      // operations as the scalar tail, which is the reference's).
+      const left = load<f64>(row + ((<usize>u0) << 3));
+      const right = load<f64>(row + ((<usize>(u0 < last ? u0 + 1 : last)) << 3));
+      const leftLanes = f64x2.splat(left);
+      const rightLanes = f64x2.splat(right);
+      let x = first;
+      for (; x + 2 <= end; x += 2) {
+        const fu = v128.load(columns + ((<usize>x) << 3));
+        const value = f64x2.add(f64x2.mul(f64x2.sub(unitLanes, fu), leftLanes), f64x2.mul(fu, rightLanes));
+        const passes = f64x2.ge(value, thresholdLanes);
+        store<u16>(pass + <usize>x, i16x8.extract_lane_u(i8x16.shuffle(passes, passes, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), 0));
+      }
+      for (; x < end; x++) {
+        const fu = load<f64>(columns + ((<usize>x) << 3));
         store<u8>(pass + <usize>x, (1 - fu) * left + fu * right >= maskThreshold ? 0xff : 0);
       }
     }
