@@ -9,11 +9,15 @@
 //   visited    u8[n]   scratch for connected components (marks carry a per-frame epoch, so it is never cleared)
 //   queue      8 bytes per pixel: scratch for the breadth-first search (i32 per pixel) and for the
 //              scanline floods' stacks of runs (i32 pair per run)
+//   rows       i32 pair per row (first, end): a span of columns holding every labelled pixel of the row.
+//              Pasting widens it, growing reads its seeds from it, finishFrame rewrites it with the
+//              frame's labelled pixels, and clearInstances zeroes only those before the next frame.
 //   isThing    u8[256], category u8[256]: the label space, indexed by class id (void: not a thing)
 //   idClass    u8[65536], idCategory u8[65536]: class and category of each instance id
 //
-// The class of a labelled pixel is always its instance's class, so `fused` is derived once at the end
-// (phase 4) instead of being kept up to date while instances are pasted and grown.
+// Phases: clearInstances, pasteDetection per detection (1), growRegions (2), finishFrame (3 and 4 in one
+// raster pass). The class of a labelled pixel is always its instance's class, so `fused` is derived once at
+// the end instead of being kept up to date while instances are pasted and grown.
 
 /**
  * Clears the instance map for the next frame: only each row's span of labelled pixels, as finishFrame left
@@ -107,7 +111,8 @@ function tableChunks(table: usize): u32 {
  *
  * `scratch` layout: per pixel column one f64 (the fraction); per mask column one f64 (the
  * interpolated row) and one run (i32 u0, i32 first x, i32 end x, pad: 16 bytes); 256 bytes of match table;
- * then one pass byte per pixel column (plus 16 bytes of slack).
+ * then one pass byte per pixel column (plus 16 bytes of slack). Each row's span in `rows` is widened to the
+ * columns this detection may have claimed there.
  */
 export function pasteDetection(
   width: i32,
