@@ -112,7 +112,7 @@ function tableChunks(table: usize): u32 {
  * `scratch` layout: per pixel column one f64 (the fraction); per mask column one f64 (the
  * interpolated row) and one run (i32 u0, i32 first x, i32 end x, pad: 16 bytes); 256 bytes of match table;
  * then one pass byte per pixel column (plus 16 bytes of slack). Each row's span in `rows` is widened to the
- * columns this detection may have claimed there.
+ * columns this detection may have claimed there, and the number of pixels it claimed is written to `pasted`.
  */
 export function pasteDetection(
   width: i32,
@@ -133,6 +133,7 @@ export function pasteDetection(
   maskThreshold: f64,
   scratch: usize,
   rows: usize,
+  pasted: usize,
 ): void {
   if (!(x2 > x1) || !(y2 > y1)) return;
   // Pixels whose centre lies in [x1, x2) x [y1, y2), clipped to the image (in f64, so no i32 overflow).
@@ -192,6 +193,7 @@ export function pasteDetection(
   const oneLanes = i64x2.splat(1);
   const unitLanes = f64x2.splat(1);
   const thresholdLanes = f64x2.splat(maskThreshold);
+  let claimed: u32 = 0;
   const claim = <u16>id;
   const claimLanes = i16x8.splat(<i16>claim);
   const zero = i16x8.splat(0);
@@ -288,8 +290,11 @@ export function pasteDetection(
       const at = instance + (p << 1);
       const before0 = v128.load(at);
       const before1 = v128.load(at, 16);
-      v128.store(at, v128.bitselect(claimLanes, before0, v128.and(lo, i16x8.eq(before0, zero))));
-      v128.store(at, v128.bitselect(claimLanes, before1, v128.and(hi, i16x8.eq(before1, zero))), 16);
+      const claim0 = v128.and(lo, i16x8.eq(before0, zero));
+      const claim1 = v128.and(hi, i16x8.eq(before1, zero));
+      v128.store(at, v128.bitselect(claimLanes, before0, claim0));
+      v128.store(at, v128.bitselect(claimLanes, before1, claim1), 16);
+      claimed += popcnt(<u32>i8x16.bitmask(i8x16.narrow_i16x8_s(claim0, claim1)));
     }
     for (; x < xTo; x++) {
       if (load<u8>(pass + <usize>x) == 0) continue;
@@ -297,15 +302,18 @@ export function pasteDetection(
       if (load<u8>(matchTable + <usize>load<u8>(semantic + p)) == 0) continue;
       if (load<u16>(instance + (p << 1)) != 0) continue;
       store<u16>(instance + (p << 1), claim);
+      claimed++;
     }
   }
+  store<i32>(pasted, <i32>claimed);
 }
 
 // ---------------------------------------------------------------------------------------------------------
 // Phase 2: region growing. Foreground pixels without an instance take the instance of the closest labelled
 // pixel reachable through 4-connected foreground pixels of that instance's category: one breadth-first
 // search seeded with every labelled pixel in raster order; a pixel joins the first neighbour that reaches it
-// (neighbours visited up, left, right, down). `grown` (i32 per id) counts the pixels each instance gained.
+// (neighbours visited up, left, right, down). What each detection gained is its final area less what pasting
+// claimed (`pasted`, written by pasteDetection), so the search keeps no counters.
 // `rows` (i32 pair per row: first, end) bounds the pasted pixels of each row.
 
 /**
@@ -340,7 +348,6 @@ export function growRegions(
   category: usize,
   idCategory: usize,
   queue: usize,
-  grown: usize,
   rows: usize,
   table: usize,
 ): i32 {
@@ -401,15 +408,10 @@ export function growRegions(
     const id = load<u16>(instance + (q << 1));
     const code = <u32>load<u8>(idCategory + <usize>id) + 1;
     const x = columnOf(q, w, inverseWidth);
-    const before = tail;
     if (q >= w) tail = tryGrow(q - w, id, code, semantic, instance, growCode, queue, tail);
     if (x > 0) tail = tryGrow(q - 1, id, code, semantic, instance, growCode, queue, tail);
     if (x + 1 < w) tail = tryGrow(q + 1, id, code, semantic, instance, growCode, queue, tail);
     if (q + w < n) tail = tryGrow(q + w, id, code, semantic, instance, growCode, queue, tail);
-    if (tail != before) {
-      const counter = grown + ((<usize>id) << 2);
-      store<i32>(counter, load<i32>(counter) + <i32>(tail - before));
-    }
   }
   return <i32>(tail - seeds);
 }

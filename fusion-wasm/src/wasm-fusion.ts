@@ -47,6 +47,7 @@ interface KernelExports {
     maskThreshold: number,
     scratch: number,
     rows: number,
+    pasted: number,
   ): void;
   growRegions(
     width: number,
@@ -57,7 +58,6 @@ interface KernelExports {
     category: number,
     idCategory: number,
     queue: number,
-    grown: number,
     rows: number,
     table: number,
   ): number;
@@ -140,7 +140,7 @@ class WasmFusion implements Fusion {
   readonly #thingChunks: number;
   readonly #idClass: number;
   readonly #idCategory: number;
-  readonly #grown: number;
+  readonly #pasted: number;
   readonly #stats: number;
   readonly #result: number;
   readonly #framesBase: number;
@@ -163,7 +163,7 @@ class WasmFusion implements Fusion {
     this.#category = offset += 256;
     this.#idClass = offset += 256;
     this.#idCategory = offset += MAX_IDS;
-    this.#grown = offset = align(offset + MAX_IDS);
+    this.#pasted = offset = align(offset + MAX_IDS);
     this.#stats = offset += 4 * MAX_IDS;
     this.#result = offset += 20 * MAX_IDS;
     this.#framesBase = align(offset + 16);
@@ -259,7 +259,7 @@ class WasmFusion implements Fusion {
       floatOffset += detection.mask.length;
     }
     const idCount = detections.length;
-    bytes.fill(0, this.#grown, this.#grown + 4 * (idCount + 1));
+    bytes.fill(0, this.#pasted, this.#pasted + 4 * (idCount + 1));
     detections.forEach((d, i) => {
       bytes[this.#idClass + i + 1] = d.classId;
       bytes[this.#idCategory + i + 1] = this.#tables.category[d.classId]!;
@@ -288,6 +288,7 @@ class WasmFusion implements Fusion {
         o.maskThreshold,
         layout.scratch,
         layout.rows,
+        this.#pasted + 4 * (i + 1),
       );
     });
     const pasted = performance.now();
@@ -301,7 +302,6 @@ class WasmFusion implements Fusion {
         this.#category,
         this.#idCategory,
         layout.queue,
-        this.#grown,
         layout.rows,
         layout.scratch,
       );
@@ -344,7 +344,7 @@ class WasmFusion implements Fusion {
 
     const memory = k.memory.buffer; // no call below can grow memory
     const statsAll = new Int32Array(memory, this.#stats, 5 * nextId);
-    const grown = new Int32Array(memory, this.#grown, nextId);
+    const pastedArea = new Int32Array(memory, this.#pasted, nextId);
     const idClass = new Uint8Array(memory, this.#idClass, nextId);
     const segments: Segment[] = [];
     for (let id = 1; id < nextId; id++) {
@@ -358,7 +358,8 @@ class WasmFusion implements Fusion {
         area,
         box: [statsAll[5 * id + 1]!, statsAll[5 * id + 2]!, statsAll[5 * id + 3]!, statsAll[5 * id + 4]!],
         source: detected ? 'detected' : 'new',
-        grownArea: detected ? grown[id]! : 0,
+        // New instances do not touch detections' pixels: what a detection has beyond its pasted pixels grew.
+        grownArea: detected ? area - pastedArea[id]! : 0,
       });
     }
     const result: FusionResult = {
