@@ -7,8 +7,8 @@
 //   instance   u16[n]  output instance id per pixel (0 = none)
 //   fused      u8[n]   output class per pixel, written by the last phase
 //   visited    u8[n]   scratch for connected components (marks carry a per-frame epoch, so it is never cleared)
-//   queue      8 bytes per pixel: scratch for the breadth-first search (i32 per pixel) and for the
-//              scanline floods' stacks of runs (i32 pair per run)
+//   queue      8 bytes per pixel: scratch for the breadth-first search (u64 per pixel: pixel | column << 32)
+//              and for the scanline floods' stacks of runs (i32 pair per run)
 //   rows       i32 pair per row (first, end): a span of columns holding every labelled pixel of the row.
 //              Pasting widens it, growing reads its seeds from it, finishFrame rewrites it with the
 //              frame's labelled pixels, and clearInstances zeroes only those before the next frame.
@@ -317,15 +317,16 @@ export function pasteDetection(
 // `rows` (i32 pair per row: first, end) bounds the pasted pixels of each row.
 
 /**
- * Claims pixel `q` for instance `id` when its growth code is `code` (unlabelled foreground of the
- * instance's category); a claimed pixel's code is cleared, so it is claimed once.
+ * Claims the pixel of queue entry `entry` (pixel | column << 32) for instance `id` when it is unlabelled and
+ * its class's growth code (category + 1 for things, else 0) is `code`; once labelled it is never claimed again.
  */
 @inline
-function tryGrow(q: usize, id: u16, code: u32, semantic: usize, instance: usize, growCode: usize, queue: usize, tail: usize): usize {
+function tryGrow(entry: u64, id: u16, code: u32, semantic: usize, instance: usize, growCode: usize, queue: usize, tail: usize): usize {
+  const q = <usize><u32>entry;
   if (load<u16>(instance + (q << 1)) != 0) return tail;
   if (<u32>load<u16>(growCode + ((<usize>load<u8>(semantic + q)) << 1)) != code) return tail;
   store<u16>(instance + (q << 1), id);
-  store<i32>(queue + (tail << 2), <i32>q);
+  store<u64>(queue + (tail << 3), entry);
   return tail + 1;
 }
 
@@ -353,7 +354,6 @@ export function growRegions(
 ): i32 {
   const n = <usize>width * <usize>height;
   const w = <usize>width;
-  const inverseWidth = 1.0 / <f64>width;
   const growCode = table;
   for (let c: usize = 0; c < 256; c++) {
     store<u16>(growCode + (c << 1), load<u8>(isThing + c) != 0 ? <u16>load<u8>(category + c) + 1 : 0);
@@ -389,7 +389,7 @@ export function growRegions(
             load<u16>(instance + ((q - w) << 1)) == 0 ||
             load<u16>(instance + ((q + w) << 1)) == 0
           ) {
-            store<i32>(queue + (tail << 2), <i32>q);
+            store<u64>(queue + (tail << 3), <u64>q | (<u64>(q - rowStart) << 32));
             tail++;
           }
         }
@@ -397,21 +397,26 @@ export function growRegions(
     }
     for (; p < spanEnd; p++) {
       if (load<u16>(instance + (p << 1)) != 0) {
-        store<i32>(queue + (tail << 2), <i32>p);
+        store<u64>(queue + (tail << 3), <u64>p | (<u64>(p - rowStart) << 32));
         tail++;
       }
     }
   }
   const seeds = tail;
+  // A queue entry is the pixel and its column (<< 32), so a neighbour's entry is one addition away.
+  const lastRow = n - w;
+  const wide = <u64>w;
+  const step = (<u64>1 << 32) + 1;
   for (let head: usize = 0; head < tail; head++) {
-    const q = <usize>load<i32>(queue + (head << 2));
+    const entry = load<u64>(queue + (head << 3));
+    const q = <usize><u32>entry;
+    const x = <usize>(entry >> 32);
     const id = load<u16>(instance + (q << 1));
     const code = <u32>load<u8>(idCategory + <usize>id) + 1;
-    const x = columnOf(q, w, inverseWidth);
-    if (q >= w) tail = tryGrow(q - w, id, code, semantic, instance, growCode, queue, tail);
-    if (x > 0) tail = tryGrow(q - 1, id, code, semantic, instance, growCode, queue, tail);
-    if (x + 1 < w) tail = tryGrow(q + 1, id, code, semantic, instance, growCode, queue, tail);
-    if (q + w < n) tail = tryGrow(q + w, id, code, semantic, instance, growCode, queue, tail);
+    if (q >= w) tail = tryGrow(entry - wide, id, code, semantic, instance, growCode, queue, tail);
+    if (x > 0) tail = tryGrow(entry - step, id, code, semantic, instance, growCode, queue, tail);
+    if (x + 1 < w) tail = tryGrow(entry + step, id, code, semantic, instance, growCode, queue, tail);
+    if (q < lastRow) tail = tryGrow(entry + wide, id, code, semantic, instance, growCode, queue, tail);
   }
   return <i32>(tail - seeds);
 }
