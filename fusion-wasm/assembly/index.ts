@@ -441,6 +441,13 @@ function floodMatches(mode: i32, q: usize, cls: u8, id: u16, semantic: usize, in
 
 @inline
 function floodMark(mode: i32, from: usize, to: usize, id: u16, instance: usize, visited: usize, epoch: u8): void {
+  if (mode == LABEL) {
+    const lanes = i16x8.splat(<i16>id);
+    let q = from;
+    for (; q + 8 <= to + 1; q += 8) v128.store(instance + (q << 1), lanes);
+    for (; q <= to; q++) store<u16>(instance + (q << 1), id);
+    return;
+  }
   for (let q = from; q <= to; q++) {
     if (mode == LABEL) store<u16>(instance + (q << 1), id);
     else if (mode == UNDO) {
@@ -450,11 +457,53 @@ function floodMark(mode: i32, from: usize, to: usize, id: u16, instance: usize, 
   }
 }
 
+/** LABEL matches of the eight pixels from `p` (unlabelled and of class `cls`), as bits 0..7. */
+@inline
+function labelBits(p: usize, classLanes: v128, semantic: usize, instance: usize): u32 {
+  const free = i16x8.eq(v128.load(instance + (p << 1)), i16x8.splat(0));
+  const same = i16x8.eq(i16x8.extend_low_i8x16_u(v128.load64_zero(semantic + p)), classLanes);
+  return <u32>i16x8.bitmask(v128.and(free, same));
+}
+
+/** The last column of the run of matching pixels from column `x` (which matches) of the row starting at `r`. */
+@inline
+function runLastOf(mode: i32, r: usize, x: usize, w: usize, cls: u8, id: u16, semantic: usize, instance: usize, visited: usize, epoch: u8): usize {
+  let last = x;
+  if (mode == LABEL) {
+    // Eight pixels at a time while they all match (wide components: whole rows of an object).
+    const classLanes = i16x8.splat(<i16>cls);
+    while (last + 9 <= w) {
+      const bits = labelBits(r + last + 1, classLanes, semantic, instance);
+      if (bits != 0xff) return last + <usize>ctz(~bits);
+      last += 8;
+    }
+  }
+  while (last + 1 < w && floodMatches(mode, r + last + 1, cls, id, semantic, instance, visited, epoch)) last++;
+  return last;
+}
+
+/** The first column of the run of matching pixels that ends at column `x` (which matches) of the row starting at `r`. */
+@inline
+function runFirstOf(mode: i32, r: usize, x: usize, cls: u8, id: u16, semantic: usize, instance: usize, visited: usize, epoch: u8): usize {
+  let first = x;
+  if (mode == LABEL) {
+    const classLanes = i16x8.splat(<i16>cls);
+    while (first >= 8) {
+      const misses = ~labelBits(r + first - 8, classLanes, semantic, instance) & 0xff;
+      if (misses != 0) return first - (7 - (31 - <usize>clz(misses)));
+      first -= 8;
+    }
+  }
+  while (first > 0 && floodMatches(mode, r + first - 1, cls, id, semantic, instance, visited, epoch)) first--;
+  return first;
+}
+
 /**
  * Scanline flood fill of the 4-connected component of `start` (which matches): whole runs along a row are
  * marked as they are found, and each run looks for runs in the rows above and below, so each pixel is
- * read a few times, in memory order. `stack` holds (first, last) pixel pairs of runs still to scan (runs are
- * disjoint: at most n pairs). Returns the component's size.
+ * read a few times, in memory order; labelling floods test and mark eight pixels at a time. `stack` holds
+ * (first, last) pixel pairs of runs still to scan (runs are disjoint: at most n pairs). Returns the
+ * component's size.
  */
 @inline
 function flood(
@@ -483,12 +532,11 @@ function flood(
     floodMark(mode, start, start, id, instance, visited, epoch);
     return 1;
   }
-  let first = x0;
-  while (first > 0 && floodMatches(mode, rowStart0 + first - 1, cls, id, semantic, instance, visited, epoch)) first--;
-  let last = x0;
-  while (last + 1 < w && floodMatches(mode, rowStart0 + last + 1, cls, id, semantic, instance, visited, epoch)) last++;
+  const first = runFirstOf(mode, rowStart0, x0, cls, id, semantic, instance, visited, epoch);
+  const last = runLastOf(mode, rowStart0, x0, w, cls, id, semantic, instance, visited, epoch);
   floodMark(mode, rowStart0 + first, rowStart0 + last, id, instance, visited, epoch);
   let size = last - first + 1;
+  const classLanes = i16x8.splat(<i16>cls);
   store<i32>(stack, <i32>(rowStart0 + first));
   store<i32>(stack, <i32>(rowStart0 + last), 4);
   let top: usize = 1;
@@ -510,14 +558,20 @@ function flood(
       }
       let x = xa;
       while (x <= xb) {
-        if (!floodMatches(mode, r + x, cls, id, semantic, instance, visited, epoch)) {
+        if (mode == LABEL && x + 8 <= xb + 1) {
+          // Skip eight non-matching pixels at a time.
+          const bits = labelBits(r + x, classLanes, semantic, instance);
+          if (bits == 0) {
+            x += 8;
+            continue;
+          }
+          x += <usize>ctz(bits);
+        } else if (!floodMatches(mode, r + x, cls, id, semantic, instance, visited, epoch)) {
           x++;
           continue;
         }
-        let runFirst = x;
-        if (x == xa) while (runFirst > 0 && floodMatches(mode, r + runFirst - 1, cls, id, semantic, instance, visited, epoch)) runFirst--;
-        let runLast = x;
-        while (runLast + 1 < w && floodMatches(mode, r + runLast + 1, cls, id, semantic, instance, visited, epoch)) runLast++;
+        const runFirst = x == xa ? runFirstOf(mode, r, x, cls, id, semantic, instance, visited, epoch) : x;
+        const runLast = runLastOf(mode, r, x, w, cls, id, semantic, instance, visited, epoch);
         floodMark(mode, r + runFirst, r + runLast, id, instance, visited, epoch);
         size += runLast - runFirst + 1;
         store<i32>(stack + (top << 3), <i32>(r + runFirst));

@@ -280,3 +280,30 @@ test('a thing category numbered 255 grows like any other', async (t) => {
     t.deepEqual(fusion.fuse(input), expected, build);
   }
 });
+
+test('new-instance floods over wide runs (eight pixels at a time) of staircases, diamonds and rows with gaps', async (t) => {
+  const random = seededRandom(31);
+  for (const width of [8, 9, 16, 23, 40, 71]) {
+    const height = 30;
+    const semantic = new Uint8Array(width * height).fill(ROAD);
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        const staircase = x < (y * 3) % width; // runs of every length, ending at every column
+        const diamond = Math.abs(x - width / 2) + Math.abs(y - height / 2) < width / 3; // grows left and right
+        const gap = random() < 0.04; // single-pixel holes break runs anywhere
+        if (gap) continue;
+        if (diamond) semantic[y * width + x] = PERSON;
+        else if (staircase) semantic[y * width + x] = y % 7 === 3 ? TRUCK : CAR;
+      }
+    }
+    for (const minNewInstanceArea of [1, 40]) {
+      await agree(
+        t,
+        { width, height, semantic, detections: [] },
+        { minNewInstanceArea },
+        `${width} wide, minArea ${minNewInstanceArea}`,
+      );
+    }
+    await agree(t, { width, height, semantic, detections: [] }, { regionGrowing: false }, `${width} wide`);
+  }
+});
