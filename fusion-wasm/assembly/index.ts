@@ -640,7 +640,7 @@ function newInstanceAt(
 // id. `stats` is i32[5 * ids] (area, x0, y0, x1, y1), initialised by the caller for the detections' ids and
 // here for new ones. A new instance is labelled when the pass meets its first pixel, and all its pixels
 // come later in raster order, so the pass counts them as it reaches them. Runs of one id along a row are
-// handled as a whole, and blocks of sixteen unlabelled pixels with no new instance in them are copied at once.
+// handled as a whole, and the unlabelled pixels before the next run or new instance, sixteen at a time.
 
 /**
  * Returns the next free id; writes the number of components left unlabelled for lack of ids to `result`.
@@ -682,12 +682,27 @@ export function finishFrame(
     let x: usize = 0;
     while (x < w) {
       const p = rowStart + x;
-      if (x + 16 <= w && !v128.any_true(v128.or(v128.load(instance + (p << 1)), v128.load(instance + (p << 1), 16)))) {
+      if (x + 16 <= w) {
+        const labels0 = v128.load(instance + (p << 1));
+        const labels1 = v128.load(instance + (p << 1), 16);
         const classes = v128.load(semantic + p);
-        // A new instance starts here only at an unvisited thing pixel (the isThing table as 16 vectors).
-        if (!newInstances || !v128.any_true(v128.andnot(tableLanes(classes, thingTables, thingChunks), i8x16.eq(v128.load(visited + p), mark)))) {
+        // A new instance starts only at an unvisited, unlabelled thing pixel (the isThing table as 16 vectors).
+        const starts = newInstances ? v128.andnot(tableLanes(classes, thingTables, thingChunks), i8x16.eq(v128.load(visited + p), mark)) : i8x16.splat(0);
+        if (!v128.any_true(v128.or(labels0, labels1))) {
+          if (!v128.any_true(starts)) {
+            v128.store(fused + p, classes);
+            x += 16;
+            continue;
+          }
+        }
+        // The pixels before the first labelled one or new instance's start keep their semantic class: written
+        // for all sixteen at once (the steps that follow overwrite the rest).
+        const zero16 = i16x8.splat(0);
+        const unlabelled = <u32>i8x16.bitmask(i8x16.narrow_i16x8_s(i16x8.eq(labels0, zero16), i16x8.eq(labels1, zero16)));
+        const skip = <usize>ctz((~unlabelled & 0xffff) | <u32>i8x16.bitmask(starts));
+        if (skip != 0) {
           v128.store(fused + p, classes);
-          x += 16;
+          x += skip;
           continue;
         }
       }
