@@ -3,9 +3,9 @@
 // every buffer in linear memory and calls the phases in order; nothing here allocates.
 //
 // Buffers (byte offsets passed in by the caller):
-//   semantic   u8[n]   input semantic class per pixel (255 = void)
+//   semantic   u8[n]   input semantic class per pixel (255 = void); finishFrame turns it into the output
+//                      (fused) class per pixel in place
 //   instance   u16[n]  output instance id per pixel (0 = none)
-//   fused      u8[n]   output class per pixel, written by the last phase
 //   visited    u8[n]   scratch for connected components (marks carry a per-frame epoch, so it is never cleared)
 //   queue      8 bytes per pixel: scratch for the breadth-first search (u64 per pixel: pixel | column << 32)
 //              and for the scanline floods' stacks of runs (i32 pair per run)
@@ -16,8 +16,9 @@
 //   idClass    u8[65536], idCategory u8[65536]: class and category of each instance id
 //
 // Phases: clearInstances, pasteDetection per detection (1), growRegions (2), finishFrame (3 and 4 in one
-// raster pass). The class of a labelled pixel is always its instance's class, so `fused` is derived once at
-// the end instead of being kept up to date while instances are pasted and grown.
+// raster pass). The class of a labelled pixel is always its instance's class, so the fused classes are
+// derived once at the end (only labelled runs are rewritten) instead of being kept up to date while
+// instances are pasted and grown.
 
 /**
  * Clears the instance map for the next frame: only each row's span of labelled pixels, as finishFrame left
@@ -635,8 +636,8 @@ function newInstanceAt(
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Phase 4, in the same raster pass as phase 3: the pass writes the fused classes (the instance's class where
-// labelled, the semantic class elsewhere) and the segment statistics: area and inclusive bounding box per
+// Phase 4, in the same raster pass as phase 3: the pass writes the fused classes over the semantic ones (the
+// instance's class where labelled; elsewhere the semantic class stays) and the segment statistics: area and inclusive bounding box per
 // id. `stats` is i32[5 * ids] (area, x0, y0, x1, y1), initialised by the caller for the detections' ids and
 // here for new ones. A new instance is labelled when the pass meets its first pixel, and all its pixels
 // come later in raster order, so the pass counts them as it reaches them. Runs of one id along a row are
@@ -654,7 +655,6 @@ export function finishFrame(
   semantic: usize,
   instance: usize,
   idClass: usize,
-  fused: usize,
   stats: usize,
   newInstances: bool,
   thingTables: usize,
@@ -690,18 +690,15 @@ export function finishFrame(
         const starts = newInstances ? v128.andnot(tableLanes(classes, thingTables, thingChunks), i8x16.eq(v128.load(visited + p), mark)) : i8x16.splat(0);
         if (!v128.any_true(v128.or(labels0, labels1))) {
           if (!v128.any_true(starts)) {
-            v128.store(fused + p, classes);
             x += 16;
             continue;
           }
         }
-        // The pixels before the first labelled one or new instance's start keep their semantic class: written
-        // for all sixteen at once (the steps that follow overwrite the rest).
+        // The pixels before the first labelled one or new instance's start keep their semantic class.
         const zero16 = i16x8.splat(0);
         const unlabelled = <u32>i8x16.bitmask(i8x16.narrow_i16x8_s(i16x8.eq(labels0, zero16), i16x8.eq(labels1, zero16)));
         const skip = <usize>ctz((~unlabelled & 0xffff) | <u32>i8x16.bitmask(starts));
         if (skip != 0) {
-          v128.store(fused + p, classes);
           x += skip;
           continue;
         }
@@ -713,7 +710,6 @@ export function finishFrame(
           id = <usize>load<u16>(instance + (p << 1));
         }
         if (id == 0) {
-          store<u8>(fused + p, load<u8>(semantic + p));
           x++;
           continue;
         }
@@ -731,7 +727,9 @@ export function finishFrame(
         break;
       }
       if (end + 8 > w) while (end < w && <usize>load<u16>(instance + ((rowStart + end) << 1)) == id) end++;
-      fillExact(fused + p, load<u8>(idClass + id), end - x);
+      // The run's classes replace its semantic ones; nothing reads those again (floods and new instances'
+      // starts only look at unlabelled pixels).
+      fillExact(semantic + p, load<u8>(idClass + id), end - x);
       const s = stats + id * 20;
       store<i32>(s, load<i32>(s) + <i32>(end - x));
       if (<i32>x < load<i32>(s, 4)) store<i32>(s, <i32>x, 4);

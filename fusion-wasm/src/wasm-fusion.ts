@@ -67,7 +67,6 @@ interface KernelExports {
     semantic: number,
     instance: number,
     idClass: number,
-    fused: number,
     stats: number,
     newInstances: number,
     thingTables: number,
@@ -118,7 +117,6 @@ interface Layout {
   readonly pixels: number;
   readonly width: number;
   readonly semantic: number;
-  readonly fused: number;
   readonly visited: number;
   readonly instance: number;
   readonly queue: number;
@@ -199,8 +197,7 @@ class WasmFusion implements Fusion {
       return current;
     }
     let offset = this.#framesBase;
-    const semantic = offset;
-    const fused = (offset = align(offset + pixels));
+    const semantic = offset; // the input classes, turned into the fused ones in place
     const visited = (offset = align(offset + pixels));
     const instance = (offset = align(offset + pixels));
     const queue = (offset = align(offset + 2 * pixels));
@@ -210,7 +207,7 @@ class WasmFusion implements Fusion {
     // Room for at least 64 masks of 28x28 so that a growing detection count rarely moves the layout.
     const end = align(masks + 4 * Math.max(maskFloats, 64 * 28 * 28));
     this.#ensureMemory(end);
-    this.#layout = { pixels, width, semantic, fused, visited, instance, queue, scratch, rows, masks, end };
+    this.#layout = { pixels, width, semantic, visited, instance, queue, scratch, rows, masks, end };
     this.#spansValid = false;
     // Visited marks of an earlier layout may lie anywhere in the new one: start the epochs afresh.
     this.#bytes().fill(0, visited, visited + pixels);
@@ -323,7 +320,6 @@ class WasmFusion implements Fusion {
       layout.semantic,
       layout.instance,
       this.#idClass,
-      layout.fused,
       this.#stats,
       o.newInstances ? 1 : 0,
       this.#thingVectors,
@@ -366,8 +362,8 @@ class WasmFusion implements Fusion {
       width,
       height,
       semantic: this.#copyOutputs
-        ? new Uint8Array(memory, layout.fused, layout.pixels).slice()
-        : new Uint8Array(memory, layout.fused, layout.pixels),
+        ? new Uint8Array(memory, layout.semantic, layout.pixels).slice()
+        : new Uint8Array(memory, layout.semantic, layout.pixels),
       instance: this.#copyOutputs
         ? new Uint16Array(memory, layout.instance, layout.pixels).slice()
         : new Uint16Array(memory, layout.instance, layout.pixels),
