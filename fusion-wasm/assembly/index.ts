@@ -198,7 +198,16 @@ export function pasteDetection(
   const claim = <u16>id;
   const claimLanes = i16x8.splat(<i16>claim);
   const zero = i16x8.splat(0);
+  let touched: u32 = 0;
   for (let y = yStart; y < yEnd; y++) {
+    // Touch the next row's first lines early: each box row starts a new page, where the hardware prefetcher
+    // starts afresh.
+    if (y + 1 < yEnd) {
+      const next = <usize>(y + 1) * <usize>width;
+      for (let x = <usize>xStart; x < <usize>xEnd; x += 32) {
+        touched += <u32>load<u16>(instance + ((next + x) << 1)) + <u32>load<u8>(semantic + next + x);
+      }
+    }
     let v = ((<f64>y + 0.5 - y1) / boxHeight) * m - 0.5;
     if (v < 0) v = 0;
     if (v > <f64>last) v = <f64>last;
@@ -307,6 +316,7 @@ export function pasteDetection(
     }
   }
   store<i32>(pasted, <i32>claimed);
+  store<u32>(scratch, touched); // keeps the touches
 }
 
 // ---------------------------------------------------------------------------------------------------------
