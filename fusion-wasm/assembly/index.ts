@@ -24,19 +24,27 @@
  * Clears the instance map for the next frame: only each row's span of labelled pixels, as finishFrame left
  * it in `rows` (i32 pair per row: first, end); then empties the spans for pasting.
  */
-export function clearInstances(width: i32, height: i32, instance: usize, rows: usize): void {
+export function clearInstances(width: i32, height: i32, instance: usize, rows: usize): i32 {
   const zero = i16x8.splat(0);
+  let touched: u32 = 0;
   for (let y: usize = 0; y < <usize>height; y++) {
     const span = rows + (y << 3);
     const first = <usize>load<i32>(span);
     const end = <usize>load<i32>(span, 4);
     const row = instance + ((y * <usize>width) << 1);
+    // The next row's lines early (see pasteDetection).
+    if (y + 1 < <usize>height) {
+      const nextRow = row + ((<usize>width) << 1);
+      const nextEnd = <usize>load<i32>(span, 12);
+      for (let x = <usize>load<i32>(span, 8); x < nextEnd; x += 32) touched += <u32>load<u16>(nextRow + (x << 1));
+    }
     let x = first;
     for (; x + 8 <= end; x += 8) v128.store(row + (x << 1), zero);
     for (; x < end; x++) store<u16>(row + (x << 1), 0);
     store<i32>(span, width);
     store<i32>(span, 0, 4);
   }
+  return <i32>touched;
 }
 
 /** Where the caller may lay out its buffers. */

@@ -81,7 +81,7 @@ interface KernelExports {
     result: number,
     rows: number,
   ): number;
-  clearInstances(width: number, height: number, instance: number, rows: number): void;
+  clearInstances(width: number, height: number, instance: number, rows: number): number;
 }
 
 export type WasmBuild = 'release' | 'debug';
