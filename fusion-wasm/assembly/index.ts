@@ -22,7 +22,8 @@
 
 /**
  * Clears the instance map for the next frame: only each row's span of labelled pixels, as finishFrame left
- * it in `rows` (i32 pair per row: first, end); then empties the spans for pasting.
+ * it in `rows` (i32 pair per row: first, end); then empties the spans for pasting. Returns the sum of the
+ * values it read ahead, only so that those loads are kept.
  */
 export function clearInstances(width: i32, height: i32, instance: usize, rows: usize): i32 {
   const zero = i16x8.splat(0);
