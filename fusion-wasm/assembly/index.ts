@@ -3,17 +3,50 @@
 // every buffer in linear memory and calls the phases in order; nothing here allocates.
 //
 // Buffers (byte offsets passed in by the caller):
-//   semantic   u8[n]   input semantic class per pixel (255 = void)
+//   semantic   u8[n]   input semantic class per pixel (255 = void); finishFrame turns it into the output
+//                      (fused) class per pixel in place
 //   instance   u16[n]  output instance id per pixel (0 = none)
-//   fused      u8[n]   output class per pixel, written by the last phase
 //   visited    u8[n]   scratch for connected components (marks carry a per-frame epoch, so it is never cleared)
-//   queue      8 bytes per pixel: scratch for the breadth-first search (i32 per pixel) and for the
-//              scanline floods' stacks of runs (i32 pair per run)
+//   queue      8 bytes per pixel: scratch for the breadth-first search (u64 per pixel: pixel | column << 32)
+//              and for the scanline floods' stacks of runs (i32 pair per run)
+//   rows       i32 pair per row (first, end): a span of columns holding every labelled pixel of the row.
+//              Pasting widens it, growing reads its seeds from it, finishFrame rewrites it with the
+//              frame's labelled pixels, and clearInstances zeroes only those before the next frame.
 //   isThing    u8[256], category u8[256]: the label space, indexed by class id (void: not a thing)
 //   idClass    u8[65536], idCategory u8[65536]: class and category of each instance id
 //
-// The class of a labelled pixel is always its instance's class, so `fused` is derived once at the end
-// (phase 4) instead of being kept up to date while instances are pasted and grown.
+// Phases: clearInstances, pasteDetection per detection (1), growRegions (2), finishFrame (3 and 4 in one
+// raster pass). The class of a labelled pixel is always its instance's class, so the fused classes are
+// derived once at the end (only labelled runs are rewritten) instead of being kept up to date while
+// instances are pasted and grown.
+
+/**
+ * Clears the instance map for the next frame: only each row's span of labelled pixels, as finishFrame left
+ * it in `rows` (i32 pair per row: first, end); then empties the spans for pasting. Returns the sum of the
+ * values it read ahead, only so that those loads are kept.
+ */
+export function clearInstances(width: i32, height: i32, instance: usize, rows: usize): i32 {
+  const zero = i16x8.splat(0);
+  let touched: u32 = 0;
+  for (let y: usize = 0; y < <usize>height; y++) {
+    const span = rows + (y << 3);
+    const first = <usize>load<i32>(span);
+    const end = <usize>load<i32>(span, 4);
+    const row = instance + ((y * <usize>width) << 1);
+    // The next row's lines early (see pasteDetection).
+    if (y + 1 < <usize>height) {
+      const nextRow = row + ((<usize>width) << 1);
+      const nextEnd = <usize>load<i32>(span, 12);
+      for (let x = <usize>load<i32>(span, 8); x < nextEnd; x += 32) touched += <u32>load<u16>(nextRow + (x << 1));
+    }
+    let x = first;
+    for (; x + 8 <= end; x += 8) v128.store(row + (x << 1), zero);
+    for (; x < end; x++) store<u16>(row + (x << 1), 0);
+    store<i32>(span, width);
+    store<i32>(span, 0, 4);
+  }
+  return <i32>touched;
+}
 
 /** Where the caller may lay out its buffers. */
 export function heapBase(): usize {
@@ -78,17 +111,18 @@ function tableChunks(table: usize): u32 {
  * pixel interpolates that row horizontally; the reference computes in the same order, so the two agree
  * to the bit.
  *
- * The horizontal weights are separable: they are computed once per detection (per pixel column: u0, u1,
- * fraction), and the pixel columns are grouped into runs that share u0. Along a row, a run whose two mask
+ * The horizontal weights are separable: they are computed once per detection (per pixel column: the
+ * fraction; u0 and u1 are per run), and the pixel columns are grouped into runs that share u0. Along a row, a run whose two mask
  * values both clear the threshold by a safe margin passes as a whole, a run whose values both fall short by
  * the margin fails as a whole, and only the runs in between (the mask's edge, a few per row) are sampled
  * pixel by pixel, exactly as the reference does. The margin (1e-12 relative) is far above the rounding of
  * a convex combination (a few ulps), so the shortcut never changes a result. The row's pass marks (one byte
  * per pixel column) are then combined with the pixel-to-pixel matching sixteen pixels at a time.
  *
- * `scratch` layout: per pixel column 16 bytes (i32 u0, i32 u1, f64 fraction); per mask column one f64 (the
+ * `scratch` layout: per pixel column one f64 (the fraction); per mask column one f64 (the
  * interpolated row) and one run (i32 u0, i32 first x, i32 end x, pad: 16 bytes); 256 bytes of match table;
- * then one pass byte per pixel column (plus 16 bytes of slack).
+ * then one pass byte per pixel column (plus 16 bytes of slack). Each row's span in `rows` is widened to the
+ * columns this detection may have claimed there, and the number of pixels it claimed is written to `pasted`.
  */
 export function pasteDetection(
   width: i32,
@@ -108,6 +142,8 @@ export function pasteDetection(
   maskSize: i32,
   maskThreshold: f64,
   scratch: usize,
+  rows: usize,
+  pasted: usize,
 ): void {
   if (!(x2 > x1) || !(y2 > y1)) return;
   // Pixels whose centre lies in [x1, x2) x [y1, y2), clipped to the image (in f64, so no i32 overflow).
@@ -123,7 +159,7 @@ export function pasteDetection(
   const boxHeight = y2 - y1;
   const stride = (<usize>maskSize) << 2;
   const columns = scratch;
-  const row = scratch + ((<usize>width) << 4); // f64 per mask column
+  const row = scratch + ((<usize>width) << 3); // f64 per mask column
   const runs = row + ((<usize>maskSize) << 3); // 16 bytes per run
   const status = runs + ((<usize>maskSize) << 4); // u8 per mask column
   const matchTable = status + (((<usize>maskSize) + 15) & ~15);
@@ -137,11 +173,7 @@ export function pasteDetection(
     if (u < 0) u = 0;
     if (u > <f64>last) u = <f64>last;
     const u0 = <i32>Math.floor(u);
-    const u1 = u0 < last ? u0 + 1 : last;
-    const c = columns + ((<usize>x) << 4);
-    store<i32>(c, u0);
-    store<i32>(c, u1, 4);
-    store<f64>(c, u - <f64>u0, 8);
+    store<f64>(columns + ((<usize>x) << 3), u - <f64>u0);
     if (u0 != previous) {
       const r = runs + (runCount << 4);
       store<i32>(r, u0);
@@ -165,10 +197,26 @@ export function pasteDetection(
   // (a few ulps of 1e6 is below 1e-9), so a run whose two values are both sure takes no per-pixel test.
   const high = maskThreshold + 1e-6;
   const low = maskThreshold - 1e-6;
+  const highLanes = f64x2.splat(high);
+  const lowLanes = f64x2.splat(low);
+  const limitLanes = f64x2.splat(1e6);
+  const oneLanes = i64x2.splat(1);
+  const unitLanes = f64x2.splat(1);
+  const thresholdLanes = f64x2.splat(maskThreshold);
+  let claimed: u32 = 0;
   const claim = <u16>id;
   const claimLanes = i16x8.splat(<i16>claim);
   const zero = i16x8.splat(0);
+  let touched: u32 = 0;
   for (let y = yStart; y < yEnd; y++) {
+    // Touch the next row's first lines early: each box row starts a new page, where the hardware prefetcher
+    // starts afresh.
+    if (y + 1 < yEnd) {
+      const next = <usize>(y + 1) * <usize>width;
+      for (let x = <usize>xStart; x < <usize>xEnd; x += 32) {
+        touched += <u32>load<u16>(instance + ((next + x) << 1)) + <u32>load<u8>(semantic + next + x);
+      }
+    }
     let v = ((<f64>y + 0.5 - y1) / boxHeight) * m - 0.5;
     if (v < 0) v = 0;
     if (v > <f64>last) v = <f64>last;
@@ -180,7 +228,29 @@ export function pasteDetection(
     // The row's values, and a status per mask column: 2 when the value clears the threshold by the margin,
     // 0 when it falls short by it, 1 in between or when the value is too large or not finite for the margin
     // to be sure (masks are probabilities: in practice every value is small).
-    for (let u = 0; u < maskSize; u++) {
+    // Four columns at a time in f64x2 lanes (the same IEEE operations as the scalar tail), status branch-free:
+    // 1 - (sure and high) + (sure and low), with comparison lanes of -1 for true.
+    const wa = f64x2.splat(1 - fv);
+    const wb = f64x2.splat(fv);
+    let u = 0;
+    for (; u + 4 <= maskSize; u += 4) {
+      const a = v128.load(row0 + ((<usize>u) << 2));
+      const b = v128.load(row1 + ((<usize>u) << 2));
+      const lo = f64x2.add(f64x2.mul(wa, f64x2.promote_low_f32x4(a)), f64x2.mul(wb, f64x2.promote_low_f32x4(b)));
+      const hi = f64x2.add(
+        f64x2.mul(wa, f64x2.promote_low_f32x4(i64x2.shuffle(a, a, 1, 1))),
+        f64x2.mul(wb, f64x2.promote_low_f32x4(i64x2.shuffle(b, b, 1, 1))),
+      );
+      v128.store(row + ((<usize>u) << 3), lo);
+      v128.store(row + ((<usize>u) << 3), hi, 16);
+      const sureLo = f64x2.le(f64x2.abs(lo), limitLanes);
+      const sureHi = f64x2.le(f64x2.abs(hi), limitLanes);
+      const statusLo = i64x2.add(i64x2.sub(oneLanes, v128.and(sureLo, f64x2.ge(lo, highLanes))), v128.and(sureLo, f64x2.lt(lo, lowLanes)));
+      const statusHi = i64x2.add(i64x2.sub(oneLanes, v128.and(sureHi, f64x2.ge(hi, highLanes))), v128.and(sureHi, f64x2.lt(hi, lowLanes)));
+      const packed = i8x16.shuffle(statusLo, statusHi, 0, 8, 16, 24, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+      store<u32>(status + <usize>u, i32x4.extract_lane(packed, 0));
+    }
+    for (; u < maskSize; u++) {
       const value = (1 - fv) * <f64>load<f32>(row0 + ((<usize>u) << 2)) + fv * <f64>load<f32>(row1 + ((<usize>u) << 2));
       store<f64>(row + ((<usize>u) << 3), value);
       const sure = abs(value) <= 1e6;
@@ -205,15 +275,28 @@ export function pasteDetection(
         fillOver(pass + <usize>first, 0xff, <usize>(end - first));
         continue;
       }
-      for (let x = first; x < end; x++) {
-        const c = columns + ((<usize>x) << 4);
-        const fu = load<f64>(c, 8);
-        const left = load<f64>(row + ((<usize>load<i32>(c)) << 3));
-        const right = load<f64>(row + ((<usize>load<i32>(c, 4)) << 3));
+      // The run's pixels interpolate the same two values: two pixels at a time in f64x2 lanes (the same IEEE
+      // operations as the scalar tail, which is the reference's).
+      const left = load<f64>(row + ((<usize>u0) << 3));
+      const right = load<f64>(row + ((<usize>(u0 < last ? u0 + 1 : last)) << 3));
+      const leftLanes = f64x2.splat(left);
+      const rightLanes = f64x2.splat(right);
+      let x = first;
+      for (; x + 2 <= end; x += 2) {
+        const fu = v128.load(columns + ((<usize>x) << 3));
+        const value = f64x2.add(f64x2.mul(f64x2.sub(unitLanes, fu), leftLanes), f64x2.mul(fu, rightLanes));
+        const passes = f64x2.ge(value, thresholdLanes);
+        store<u16>(pass + <usize>x, i16x8.extract_lane_u(i8x16.shuffle(passes, passes, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), 0));
+      }
+      for (; x < end; x++) {
+        const fu = load<f64>(columns + ((<usize>x) << 3));
         store<u8>(pass + <usize>x, (1 - fu) * left + fu * right >= maskThreshold ? 0xff : 0);
       }
     }
     if (xFrom >= xTo) continue;
+    const span = rows + ((<usize>y) << 3);
+    if (xFrom < load<i32>(span)) store<i32>(span, xFrom);
+    if (xTo > load<i32>(span, 4)) store<i32>(span, xTo, 4);
     const rowBase = <usize>y * <usize>width;
     let x = xFrom;
     for (; x + 16 <= xTo; x += 16) {
@@ -226,8 +309,11 @@ export function pasteDetection(
       const at = instance + (p << 1);
       const before0 = v128.load(at);
       const before1 = v128.load(at, 16);
-      v128.store(at, v128.bitselect(claimLanes, before0, v128.and(lo, i16x8.eq(before0, zero))));
-      v128.store(at, v128.bitselect(claimLanes, before1, v128.and(hi, i16x8.eq(before1, zero))), 16);
+      const claim0 = v128.and(lo, i16x8.eq(before0, zero));
+      const claim1 = v128.and(hi, i16x8.eq(before1, zero));
+      v128.store(at, v128.bitselect(claimLanes, before0, claim0));
+      v128.store(at, v128.bitselect(claimLanes, before1, claim1), 16);
+      claimed += popcnt(<u32>i8x16.bitmask(i8x16.narrow_i16x8_s(claim0, claim1)));
     }
     for (; x < xTo; x++) {
       if (load<u8>(pass + <usize>x) == 0) continue;
@@ -235,27 +321,32 @@ export function pasteDetection(
       if (load<u8>(matchTable + <usize>load<u8>(semantic + p)) == 0) continue;
       if (load<u16>(instance + (p << 1)) != 0) continue;
       store<u16>(instance + (p << 1), claim);
+      claimed++;
     }
   }
+  store<i32>(pasted, <i32>claimed);
+  store<u32>(scratch, touched); // keeps the touches
 }
 
 // ---------------------------------------------------------------------------------------------------------
 // Phase 2: region growing. Foreground pixels without an instance take the instance of the closest labelled
 // pixel reachable through 4-connected foreground pixels of that instance's category: one breadth-first
 // search seeded with every labelled pixel in raster order; a pixel joins the first neighbour that reaches it
-// (neighbours visited up, left, right, down). `grown` (i32 per id) counts the pixels each instance gained.
+// (neighbours visited up, left, right, down). What each detection gained is its final area less what pasting
+// claimed (`pasted`, written by pasteDetection), so the search keeps no counters.
+// `rows` (i32 pair per row: first, end) bounds the pasted pixels of each row.
 
 /**
- * Claims pixel `q` for instance `id` when its growth code is `code` (unlabelled foreground of the
- * instance's category); a claimed pixel's code is cleared, so it is claimed once.
+ * Claims the pixel of queue entry `entry` (pixel | column << 32) for instance `id` when it is unlabelled and
+ * its class's growth code (category + 1 for things, else 0) is `code`; once labelled it is never claimed again.
  */
 @inline
-function tryGrow(q: usize, id: u16, cat: u8, semantic: usize, instance: usize, isThing: usize, category: usize, queue: usize, tail: usize): usize {
+function tryGrow(entry: u64, id: u16, code: u32, semantic: usize, instance: usize, growCode: usize, queue: usize, tail: usize): usize {
+  const q = <usize><u32>entry;
   if (load<u16>(instance + (q << 1)) != 0) return tail;
-  const s = <usize>load<u8>(semantic + q);
-  if (load<u8>(isThing + s) == 0 || load<u8>(category + s) != cat) return tail;
+  if (<u32>load<u16>(growCode + ((<usize>load<u8>(semantic + q)) << 1)) != code) return tail;
   store<u16>(instance + (q << 1), id);
-  store<i32>(queue + (tail << 2), <i32>q);
+  store<u64>(queue + (tail << 3), entry);
   return tail + 1;
 }
 
@@ -278,23 +369,31 @@ export function growRegions(
   category: usize,
   idCategory: usize,
   queue: usize,
-  grown: usize,
+  rows: usize,
+  table: usize,
 ): i32 {
   const n = <usize>width * <usize>height;
   const w = <usize>width;
-  const inverseWidth = 1.0 / <f64>width;
+  const growCode = table;
+  for (let c: usize = 0; c < 256; c++) {
+    store<u16>(growCode + (c << 1), load<u8>(isThing + c) != 0 ? <u16>load<u8>(category + c) + 1 : 0);
+  }
   // Seed: the labelled pixels in raster order. A labelled pixel whose four neighbours are all labelled
   // can never claim anything, and leaving it out changes neither the order of the other seeds nor what
   // they reach, so only pixels with an unlabelled neighbour are queued (checked eight at a time).
-  // Pixels on the image border are always queued (their neighbour test would wrap around).
+  // Pixels on the image border are always queued (their neighbour test would wrap around). Only each
+  // row's span of pasted pixels is read (`rows`, kept by pasteDetection).
   let tail: usize = 0;
   const zero = i16x8.splat(0);
   for (let y: usize = 0; y < <usize>height; y++) {
+    const first = <usize>load<i32>(rows + (y << 3));
+    const end = <usize>load<i32>(rows + (y << 3), 4);
+    if (first >= end) continue;
     const rowStart = y * w;
-    const rowEnd = rowStart + w;
-    let p = rowStart;
+    const spanEnd = rowStart + end;
+    let p = rowStart + first;
     if (y > 0 && y + 1 < <usize>height) {
-      for (; p + 8 <= rowEnd; p += 8) {
+      for (; p + 8 <= spanEnd; p += 8) {
         const here = v128.load(instance + (p << 1));
         if (!v128.any_true(here)) continue;
         const open = v128.or(
@@ -310,34 +409,34 @@ export function growRegions(
             load<u16>(instance + ((q - w) << 1)) == 0 ||
             load<u16>(instance + ((q + w) << 1)) == 0
           ) {
-            store<i32>(queue + (tail << 2), <i32>q);
+            store<u64>(queue + (tail << 3), <u64>q | (<u64>(q - rowStart) << 32));
             tail++;
           }
         }
       }
     }
-    for (; p < rowEnd; p++) {
+    for (; p < spanEnd; p++) {
       if (load<u16>(instance + (p << 1)) != 0) {
-        store<i32>(queue + (tail << 2), <i32>p);
+        store<u64>(queue + (tail << 3), <u64>p | (<u64>(p - rowStart) << 32));
         tail++;
       }
     }
   }
   const seeds = tail;
+  // A queue entry is the pixel and its column (<< 32), so a neighbour's entry is one addition away.
+  const lastRow = n - w;
+  const wide = <u64>w;
+  const step = (<u64>1 << 32) + 1;
   for (let head: usize = 0; head < tail; head++) {
-    const q = <usize>load<i32>(queue + (head << 2));
+    const entry = load<u64>(queue + (head << 3));
+    const q = <usize><u32>entry;
+    const x = <usize>(entry >> 32);
     const id = load<u16>(instance + (q << 1));
-    const cat = load<u8>(idCategory + <usize>id);
-    const x = columnOf(q, w, inverseWidth);
-    const before = tail;
-    if (q >= w) tail = tryGrow(q - w, id, cat, semantic, instance, isThing, category, queue, tail);
-    if (x > 0) tail = tryGrow(q - 1, id, cat, semantic, instance, isThing, category, queue, tail);
-    if (x + 1 < w) tail = tryGrow(q + 1, id, cat, semantic, instance, isThing, category, queue, tail);
-    if (q + w < n) tail = tryGrow(q + w, id, cat, semantic, instance, isThing, category, queue, tail);
-    if (tail != before) {
-      const counter = grown + ((<usize>id) << 2);
-      store<i32>(counter, load<i32>(counter) + <i32>(tail - before));
-    }
+    const code = <u32>load<u8>(idCategory + <usize>id) + 1;
+    if (q >= w) tail = tryGrow(entry - wide, id, code, semantic, instance, growCode, queue, tail);
+    if (x > 0) tail = tryGrow(entry - step, id, code, semantic, instance, growCode, queue, tail);
+    if (x + 1 < w) tail = tryGrow(entry + step, id, code, semantic, instance, growCode, queue, tail);
+    if (q < lastRow) tail = tryGrow(entry + wide, id, code, semantic, instance, growCode, queue, tail);
   }
   return <i32>(tail - seeds);
 }
@@ -362,6 +461,13 @@ function floodMatches(mode: i32, q: usize, cls: u8, id: u16, semantic: usize, in
 
 @inline
 function floodMark(mode: i32, from: usize, to: usize, id: u16, instance: usize, visited: usize, epoch: u8): void {
+  if (mode == LABEL) {
+    const lanes = i16x8.splat(<i16>id);
+    let q = from;
+    for (; q + 8 <= to + 1; q += 8) v128.store(instance + (q << 1), lanes);
+    for (; q <= to; q++) store<u16>(instance + (q << 1), id);
+    return;
+  }
   for (let q = from; q <= to; q++) {
     if (mode == LABEL) store<u16>(instance + (q << 1), id);
     else if (mode == UNDO) {
@@ -371,11 +477,53 @@ function floodMark(mode: i32, from: usize, to: usize, id: u16, instance: usize, 
   }
 }
 
+/** LABEL matches of the eight pixels from `p` (unlabelled and of class `cls`), as bits 0..7. */
+@inline
+function labelBits(p: usize, classLanes: v128, semantic: usize, instance: usize): u32 {
+  const free = i16x8.eq(v128.load(instance + (p << 1)), i16x8.splat(0));
+  const same = i16x8.eq(i16x8.extend_low_i8x16_u(v128.load64_zero(semantic + p)), classLanes);
+  return <u32>i16x8.bitmask(v128.and(free, same));
+}
+
+/** The last column of the run of matching pixels from column `x` (which matches) of the row starting at `r`. */
+@inline
+function runLastOf(mode: i32, r: usize, x: usize, w: usize, cls: u8, id: u16, semantic: usize, instance: usize, visited: usize, epoch: u8): usize {
+  let last = x;
+  if (mode == LABEL) {
+    // Eight pixels at a time while they all match (wide components: whole rows of an object).
+    const classLanes = i16x8.splat(<i16>cls);
+    while (last + 9 <= w) {
+      const bits = labelBits(r + last + 1, classLanes, semantic, instance);
+      if (bits != 0xff) return last + <usize>ctz(~bits);
+      last += 8;
+    }
+  }
+  while (last + 1 < w && floodMatches(mode, r + last + 1, cls, id, semantic, instance, visited, epoch)) last++;
+  return last;
+}
+
+/** The first column of the run of matching pixels that ends at column `x` (which matches) of the row starting at `r`. */
+@inline
+function runFirstOf(mode: i32, r: usize, x: usize, cls: u8, id: u16, semantic: usize, instance: usize, visited: usize, epoch: u8): usize {
+  let first = x;
+  if (mode == LABEL) {
+    const classLanes = i16x8.splat(<i16>cls);
+    while (first >= 8) {
+      const misses = ~labelBits(r + first - 8, classLanes, semantic, instance) & 0xff;
+      if (misses != 0) return first - (7 - (31 - <usize>clz(misses)));
+      first -= 8;
+    }
+  }
+  while (first > 0 && floodMatches(mode, r + first - 1, cls, id, semantic, instance, visited, epoch)) first--;
+  return first;
+}
+
 /**
  * Scanline flood fill of the 4-connected component of `start` (which matches): whole runs along a row are
  * marked as they are found, and each run looks for runs in the rows above and below, so each pixel is
- * read a few times, in memory order. `stack` holds (first, last) pixel pairs of runs still to scan (runs are
- * disjoint: at most n pairs). Returns the component's size.
+ * read a few times, in memory order; labelling floods test and mark eight pixels at a time. `stack` holds
+ * (first, last) pixel pairs of runs still to scan (runs are disjoint: at most n pairs). Returns the
+ * component's size.
  */
 @inline
 function flood(
@@ -404,12 +552,11 @@ function flood(
     floodMark(mode, start, start, id, instance, visited, epoch);
     return 1;
   }
-  let first = x0;
-  while (first > 0 && floodMatches(mode, rowStart0 + first - 1, cls, id, semantic, instance, visited, epoch)) first--;
-  let last = x0;
-  while (last + 1 < w && floodMatches(mode, rowStart0 + last + 1, cls, id, semantic, instance, visited, epoch)) last++;
+  const first = runFirstOf(mode, rowStart0, x0, cls, id, semantic, instance, visited, epoch);
+  const last = runLastOf(mode, rowStart0, x0, w, cls, id, semantic, instance, visited, epoch);
   floodMark(mode, rowStart0 + first, rowStart0 + last, id, instance, visited, epoch);
   let size = last - first + 1;
+  const classLanes = i16x8.splat(<i16>cls);
   store<i32>(stack, <i32>(rowStart0 + first));
   store<i32>(stack, <i32>(rowStart0 + last), 4);
   let top: usize = 1;
@@ -431,14 +578,20 @@ function flood(
       }
       let x = xa;
       while (x <= xb) {
-        if (!floodMatches(mode, r + x, cls, id, semantic, instance, visited, epoch)) {
+        if (mode == LABEL && x + 8 <= xb + 1) {
+          // Skip eight non-matching pixels at a time.
+          const bits = labelBits(r + x, classLanes, semantic, instance);
+          if (bits == 0) {
+            x += 8;
+            continue;
+          }
+          x += <usize>ctz(bits);
+        } else if (!floodMatches(mode, r + x, cls, id, semantic, instance, visited, epoch)) {
           x++;
           continue;
         }
-        let runFirst = x;
-        if (x == xa) while (runFirst > 0 && floodMatches(mode, r + runFirst - 1, cls, id, semantic, instance, visited, epoch)) runFirst--;
-        let runLast = x;
-        while (runLast + 1 < w && floodMatches(mode, r + runLast + 1, cls, id, semantic, instance, visited, epoch)) runLast++;
+        const runFirst = x == xa ? runFirstOf(mode, r, x, cls, id, semantic, instance, visited, epoch) : x;
+        const runLast = runLastOf(mode, r, x, w, cls, id, semantic, instance, visited, epoch);
         floodMark(mode, r + runFirst, r + runLast, id, instance, visited, epoch);
         size += runLast - runFirst + 1;
         store<i32>(stack + (top << 3), <i32>(r + runFirst));
@@ -452,96 +605,133 @@ function flood(
 }
 
 /**
- * Returns the next free id; writes the number of components left unlabelled for lack of ids to `result`.
- * `queue` is scratch for the flood's stack (8 bytes per pixel). Which pixels form a component does not
- * depend on the order they are found in, so a scanline flood gives the reference's components; ids follow
- * the raster order of each component's first pixel, as the scan below meets them.
+ * Gives the component whose first pixel in raster order is `start` (an unlabelled, unvisited thing pixel)
+ * the next id, or drops it (too small: undone and marked visited; ids ran out: counted and marked
+ * visited). The component's pixels all lie at or after `start` in raster order. Returns the next free id.
  */
-export function labelNewInstances(
-  width: i32,
-  height: i32,
+function newInstanceAt(
+  start: usize,
+  w: usize,
+  n: usize,
+  inverseWidth: f64,
   semantic: usize,
   instance: usize,
-  thingTables: usize,
-  thingChunks: u32,
   visited: usize,
   epoch: u8,
   queue: usize,
   idClass: usize,
   idCategory: usize,
   category: usize,
+  stats: usize,
+  width: i32,
+  height: i32,
   nextId: i32,
   minArea: i32,
   result: usize,
 ): i32 {
-  const n = <usize>width * <usize>height;
-  const w = <usize>width;
-  const inverseWidth = 1.0 / <f64>width;
-  const isThing = thingTables + 256;
-  const mark = i8x16.splat(<i8>epoch);
-  let dropped: i32 = 0;
-  let start: usize = 0;
-  while (start < n) {
-    // Skip 16 pixels at a time while none is an unvisited, unlabelled thing pixel.
-    if (start + 16 <= n && (start & 15) == 0) {
-      // Foreground test for 16 pixels at once: the isThing table as 16 vectors of 16 bytes (0xff for things).
-      const things = tableLanes(v128.load(semantic + start), thingTables, thingChunks);
-      const free = i8x16.narrow_i16x8_s(
-        i16x8.eq(v128.load(instance + (start << 1)), i16x8.splat(0)),
-        i16x8.eq(v128.load(instance + (start << 1), 16), i16x8.splat(0)),
-      );
-      const unvisited = v128.not(i8x16.eq(v128.load(visited + start), mark));
-      if (!v128.any_true(v128.and(v128.and(things, free), unvisited))) {
-        start += 16;
-        continue;
-      }
+  const cls = load<u8>(semantic + start);
+  if (nextId > 65535) {
+    // No ids left: the component is only counted (and marked visited, so it is met once).
+    if (<i32>flood(COUNT, start, w, n, inverseWidth, cls, 0, semantic, instance, visited, epoch, queue) >= minArea) {
+      store<i32>(result, load<i32>(result) + 1);
     }
-    const here = start++;
-    if (load<u16>(instance + (here << 1)) != 0 || load<u8>(visited + here) == epoch) continue;
-    const cls = load<u8>(semantic + here);
-    if (load<u8>(isThing + <usize>cls) == 0) continue;
-    if (nextId > 65535) {
-      // No ids left: the component is only counted (and marked visited, so it is met once).
-      if (<i32>flood(COUNT, here, w, n, inverseWidth, cls, 0, semantic, instance, visited, epoch, queue) >= minArea) dropped++;
-      continue;
-    }
-    const id = <u16>nextId;
-    const size = flood(LABEL, here, w, n, inverseWidth, cls, id, semantic, instance, visited, epoch, queue);
-    if (<i32>size < minArea) {
-      flood(UNDO, here, w, n, inverseWidth, cls, id, semantic, instance, visited, epoch, queue);
-      continue;
-    }
-    store<u8>(idClass + <usize>nextId, cls);
-    store<u8>(idCategory + <usize>nextId, load<u8>(category + <usize>cls));
-    nextId++;
+    return nextId;
   }
-  store<i32>(result, dropped);
-  return nextId;
+  const id = <u16>nextId;
+  const size = flood(LABEL, start, w, n, inverseWidth, cls, id, semantic, instance, visited, epoch, queue);
+  if (<i32>size < minArea) {
+    flood(UNDO, start, w, n, inverseWidth, cls, id, semantic, instance, visited, epoch, queue);
+    return nextId;
+  }
+  store<u8>(idClass + <usize>nextId, cls);
+  store<u8>(idCategory + <usize>nextId, load<u8>(category + <usize>cls));
+  const s = stats + (<usize>nextId) * 20;
+  store<i32>(s, 0);
+  store<i32>(s, width, 4);
+  store<i32>(s, height, 8);
+  store<i32>(s, -1, 12);
+  store<i32>(s, -1, 16);
+  return nextId + 1;
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Phase 4: one pass writes the fused classes (the instance's class where labelled, the semantic class
-// elsewhere) and the segment statistics: area and inclusive bounding box per id. `stats` is i32[5 * ids]
-// (area, x0, y0, x1, y1), initialised by the caller for ids 1..maxId. Runs of one id along a row are
-// handled as a whole, and all-background blocks are copied eight pixels at a time.
+// Phase 4, in the same raster pass as phase 3: the pass writes the fused classes over the semantic ones (the
+// instance's class where labelled; elsewhere the semantic class stays) and the segment statistics: area and inclusive bounding box per
+// id. `stats` is i32[5 * ids] (area, x0, y0, x1, y1), initialised by the caller for the detections' ids and
+// here for new ones. A new instance is labelled when the pass meets its first pixel, and all its pixels
+// come later in raster order, so the pass counts them as it reaches them. Runs of one id along a row are
+// handled as a whole, and the unlabelled pixels before the next run or new instance, sixteen at a time.
 
-export function finishFrame(width: i32, height: i32, semantic: usize, instance: usize, idClass: usize, fused: usize, stats: usize): void {
+/**
+ * Returns the next free id; writes the number of components left unlabelled for lack of ids to `result`.
+ * With `newInstances` false, phase 3 is skipped. `queue` is scratch for the flood's stack (8 bytes per
+ * pixel). Which pixels form a component does not depend on the order they are found in, so a scanline
+ * flood gives the reference's components; ids follow the raster order of each component's first pixel.
+ */
+export function finishFrame(
+  width: i32,
+  height: i32,
+  semantic: usize,
+  instance: usize,
+  idClass: usize,
+  stats: usize,
+  newInstances: bool,
+  thingTables: usize,
+  thingChunks: u32,
+  visited: usize,
+  epoch: u8,
+  queue: usize,
+  idCategory: usize,
+  category: usize,
+  nextId: i32,
+  minArea: i32,
+  result: usize,
+  rows: usize,
+): i32 {
   const w = <usize>width;
+  const n = <usize>width * <usize>height;
+  const inverseWidth = 1.0 / <f64>width;
+  const isThing = thingTables + 256;
+  const mark = i8x16.splat(<i8>epoch);
+  store<i32>(result, 0);
   for (let y: usize = 0; y < <usize>height; y++) {
     const rowStart = y * w;
+    let labelledFrom = w;
+    let labelledTo: usize = 0;
     let x: usize = 0;
     while (x < w) {
       const p = rowStart + x;
-      if (x + 16 <= w && !v128.any_true(v128.or(v128.load(instance + (p << 1)), v128.load(instance + (p << 1), 16)))) {
-        v128.store(fused + p, v128.load(semantic + p));
-        x += 16;
-        continue;
+      if (x + 16 <= w) {
+        const labels0 = v128.load(instance + (p << 1));
+        const labels1 = v128.load(instance + (p << 1), 16);
+        const classes = v128.load(semantic + p);
+        // A new instance starts only at an unvisited, unlabelled thing pixel (the isThing table as 16 vectors).
+        const starts = newInstances ? v128.andnot(tableLanes(classes, thingTables, thingChunks), i8x16.eq(v128.load(visited + p), mark)) : i8x16.splat(0);
+        if (!v128.any_true(v128.or(labels0, labels1))) {
+          if (!v128.any_true(starts)) {
+            x += 16;
+            continue;
+          }
+        }
+        // The pixels before the first labelled one or new instance's start keep their semantic class.
+        const zero16 = i16x8.splat(0);
+        const unlabelled = <u32>i8x16.bitmask(i8x16.narrow_i16x8_s(i16x8.eq(labels0, zero16), i16x8.eq(labels1, zero16)));
+        const skip = <usize>ctz((~unlabelled & 0xffff) | <u32>i8x16.bitmask(starts));
+        if (skip != 0) {
+          x += skip;
+          continue;
+        }
       }
-      const id = <usize>load<u16>(instance + (p << 1));
+      let id = <usize>load<u16>(instance + (p << 1));
       if (id == 0) {
-        store<u8>(fused + p, load<u8>(semantic + p));
-        x++;
-        continue;
+        if (newInstances && load<u8>(visited + p) != epoch && load<u8>(isThing + <usize>load<u8>(semantic + p)) != 0) {
+          nextId = newInstanceAt(p, w, n, inverseWidth, semantic, instance, visited, epoch, queue, idClass, idCategory, category, stats, width, height, nextId, minArea, result);
+          id = <usize>load<u16>(instance + (p << 1));
+        }
+        if (id == 0) {
+          x++;
+          continue;
+        }
       }
       // The run of this id: eight pixels compared at a time.
       let end = x + 1;
@@ -556,14 +746,21 @@ export function finishFrame(width: i32, height: i32, semantic: usize, instance: 
         break;
       }
       if (end + 8 > w) while (end < w && <usize>load<u16>(instance + ((rowStart + end) << 1)) == id) end++;
-      fillExact(fused + p, load<u8>(idClass + id), end - x);
+      // The run's classes replace its semantic ones; nothing reads those again (floods and new instances'
+      // starts only look at unlabelled pixels).
+      fillExact(semantic + p, load<u8>(idClass + id), end - x);
       const s = stats + id * 20;
       store<i32>(s, load<i32>(s) + <i32>(end - x));
       if (<i32>x < load<i32>(s, 4)) store<i32>(s, <i32>x, 4);
       if (<i32>y < load<i32>(s, 8)) store<i32>(s, <i32>y, 8);
       if (<i32>(end - 1) > load<i32>(s, 12)) store<i32>(s, <i32>(end - 1), 12);
       if (<i32>y > load<i32>(s, 16)) store<i32>(s, <i32>y, 16);
+      if (x < labelledFrom) labelledFrom = x;
+      labelledTo = end;
       x = end;
     }
+    store<i32>(rows + (y << 3), <i32>labelledFrom);
+    store<i32>(rows + (y << 3), <i32>labelledTo, 4);
   }
+  return nextId;
 }

@@ -69,8 +69,7 @@ export interface PhaseTimings {
   readonly prepare: number;
   readonly paste: number;
   readonly grow: number;
-  readonly newInstances: number;
-  /** Fused classes and segment statistics, in one pass. */
+  /** New instances, fused classes and segment statistics, in one pass. */
   readonly finish: number;
   /** Copying the outputs out of linear memory. */
   readonly output: number;
@@ -79,7 +78,8 @@ export interface PhaseTimings {
 export interface Fusion {
   /**
    * Fuses one frame. Synchronous. The returned maps belong to the caller, except with `outputs: 'view'`
-   * (createFusion): they are then views into the module's memory, valid until the next `fuse` call.
+   * (createFusion): they are then read-only views into the module's memory, valid until the next `fuse`
+   * call (which clears only the instance map's labelled spans it left there).
    */
   fuse(input: FusionInput, options?: FusionOptions): FusionResult;
   /** Phase timings of the last `fuse` call. */

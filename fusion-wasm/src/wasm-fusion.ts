@@ -46,6 +46,8 @@ interface KernelExports {
     maskSize: number,
     maskThreshold: number,
     scratch: number,
+    rows: number,
+    pasted: number,
   ): void;
   growRegions(
     width: number,
@@ -56,24 +58,8 @@ interface KernelExports {
     category: number,
     idCategory: number,
     queue: number,
-    grown: number,
-  ): number;
-  labelNewInstances(
-    width: number,
-    height: number,
-    semantic: number,
-    instance: number,
-    thingTables: number,
-    thingChunks: number,
-    visited: number,
-    epoch: number,
-    queue: number,
-    idClass: number,
-    idCategory: number,
-    category: number,
-    nextId: number,
-    minArea: number,
-    result: number,
+    rows: number,
+    table: number,
   ): number;
   finishFrame(
     width: number,
@@ -81,9 +67,21 @@ interface KernelExports {
     semantic: number,
     instance: number,
     idClass: number,
-    fused: number,
     stats: number,
-  ): void;
+    newInstances: number,
+    thingTables: number,
+    thingChunks: number,
+    visited: number,
+    epoch: number,
+    queue: number,
+    idCategory: number,
+    category: number,
+    nextId: number,
+    minArea: number,
+    result: number,
+    rows: number,
+  ): number;
+  clearInstances(width: number, height: number, instance: number, rows: number): number;
 }
 
 export type WasmBuild = 'release' | 'debug';
@@ -119,11 +117,12 @@ interface Layout {
   readonly pixels: number;
   readonly width: number;
   readonly semantic: number;
-  readonly fused: number;
   readonly visited: number;
   readonly instance: number;
   readonly queue: number;
   readonly scratch: number;
+  /** i32 pair per row: the span of pasted pixels (first, end). */
+  readonly rows: number;
   readonly masks: number;
   readonly end: number;
 }
@@ -139,12 +138,14 @@ class WasmFusion implements Fusion {
   readonly #thingChunks: number;
   readonly #idClass: number;
   readonly #idCategory: number;
-  readonly #grown: number;
+  readonly #pasted: number;
   readonly #stats: number;
   readonly #result: number;
   readonly #framesBase: number;
   #layout: Layout | undefined;
   #epoch = 0;
+  /** Whether `rows` holds the spans of the last frame's labelled pixels (the rest of `instance` is 0). */
+  #spansValid = false;
   lastTimings: PhaseTimings | undefined;
 
   readonly #copyOutputs: boolean;
@@ -160,7 +161,7 @@ class WasmFusion implements Fusion {
     this.#category = offset += 256;
     this.#idClass = offset += 256;
     this.#idCategory = offset += MAX_IDS;
-    this.#grown = offset = align(offset + MAX_IDS);
+    this.#pasted = offset = align(offset + MAX_IDS);
     this.#stats = offset += 4 * MAX_IDS;
     this.#result = offset += 20 * MAX_IDS;
     this.#framesBase = align(offset + 16);
@@ -196,17 +197,18 @@ class WasmFusion implements Fusion {
       return current;
     }
     let offset = this.#framesBase;
-    const semantic = offset;
-    const fused = (offset = align(offset + pixels));
+    const semantic = offset; // the input classes, turned into the fused ones in place
     const visited = (offset = align(offset + pixels));
     const instance = (offset = align(offset + pixels));
     const queue = (offset = align(offset + 2 * pixels));
     const scratch = (offset = align(offset + 8 * pixels)); // i32 per pixel for searches, 8 bytes for floods
-    const masks = (offset = align(offset + pasteScratch(width)));
+    const rows = (offset = align(offset + pasteScratch(width)));
+    const masks = (offset = align(offset + 8 * height));
     // Room for at least 64 masks of 28x28 so that a growing detection count rarely moves the layout.
     const end = align(masks + 4 * Math.max(maskFloats, 64 * 28 * 28));
     this.#ensureMemory(end);
-    this.#layout = { pixels, width, semantic, fused, visited, instance, queue, scratch, masks, end };
+    this.#layout = { pixels, width, semantic, visited, instance, queue, scratch, rows, masks, end };
+    this.#spansValid = false;
     // Visited marks of an earlier layout may lie anywhere in the new one: start the epochs afresh.
     this.#bytes().fill(0, visited, visited + pixels);
     this.#epoch = 0;
@@ -233,7 +235,18 @@ class WasmFusion implements Fusion {
     const k = this.#kernel;
     const bytes = this.#bytes();
     bytes.set(input.semantic, layout.semantic);
-    bytes.fill(0, layout.instance, layout.instance + 2 * layout.pixels);
+    if (this.#spansValid) {
+      // The last frame's labelled spans: only those hold non-zero ids.
+      k.clearInstances(width, height, layout.instance, layout.rows);
+    } else {
+      bytes.fill(0, layout.instance, layout.instance + 2 * layout.pixels);
+      const spans = new Int32Array(k.memory.buffer, layout.rows, 2 * height);
+      for (let y = 0; y < 2 * height; y += 2) {
+        spans[y] = width;
+        spans[y + 1] = 0;
+      }
+    }
+    this.#spansValid = false; // until this frame's finishFrame has written its spans
     const floats = new Float32Array(k.memory.buffer, layout.masks, maskFloats);
     const maskOffsets: number[] = [];
     let floatOffset = 0;
@@ -243,7 +256,7 @@ class WasmFusion implements Fusion {
       floatOffset += detection.mask.length;
     }
     const idCount = detections.length;
-    bytes.fill(0, this.#grown, this.#grown + 4 * (idCount + 1));
+    bytes.fill(0, this.#pasted, this.#pasted + 4 * (idCount + 1));
     detections.forEach((d, i) => {
       bytes[this.#idClass + i + 1] = d.classId;
       bytes[this.#idCategory + i + 1] = this.#tables.category[d.classId]!;
@@ -271,6 +284,8 @@ class WasmFusion implements Fusion {
         d.maskSize,
         o.maskThreshold,
         layout.scratch,
+        layout.rows,
+        this.#pasted + 4 * (i + 1),
       );
     });
     const pasted = performance.now();
@@ -284,35 +299,14 @@ class WasmFusion implements Fusion {
         this.#category,
         this.#idCategory,
         layout.queue,
-        this.#grown,
+        layout.rows,
+        layout.scratch,
       );
     }
     const grownAt = performance.now();
-    let nextId = idCount + 1;
-    let droppedComponents = 0;
-    if (o.newInstances) {
-      nextId = k.labelNewInstances(
-        width,
-        height,
-        layout.semantic,
-        layout.instance,
-        this.#thingVectors,
-        this.#thingChunks,
-        layout.visited,
-        this.#nextEpoch(layout),
-        layout.queue,
-        this.#idClass,
-        this.#idCategory,
-        this.#category,
-        nextId,
-        o.minNewInstanceArea,
-        this.#result,
-      );
-      droppedComponents = new Int32Array(k.memory.buffer, this.#result, 1)[0]!;
-    }
-    const labelled = performance.now();
-    const stats = new Int32Array(k.memory.buffer, this.#stats, 5 * nextId);
-    for (let id = 1; id < nextId; id++) {
+    // Detections' statistics start empty; finishFrame starts those of the new instances it labels.
+    const stats = new Int32Array(k.memory.buffer, this.#stats, 5 * (idCount + 1));
+    for (let id = 1; id <= idCount; id++) {
       const s = 5 * id;
       stats[s] = 0;
       stats[s + 1] = width;
@@ -320,15 +314,37 @@ class WasmFusion implements Fusion {
       stats[s + 3] = -1;
       stats[s + 4] = -1;
     }
-    k.finishFrame(width, height, layout.semantic, layout.instance, this.#idClass, layout.fused, this.#stats);
+    const nextId = k.finishFrame(
+      width,
+      height,
+      layout.semantic,
+      layout.instance,
+      this.#idClass,
+      this.#stats,
+      o.newInstances ? 1 : 0,
+      this.#thingVectors,
+      this.#thingChunks,
+      layout.visited,
+      o.newInstances ? this.#nextEpoch(layout) : 0,
+      layout.queue,
+      this.#idCategory,
+      this.#category,
+      idCount + 1,
+      o.minNewInstanceArea,
+      this.#result,
+      layout.rows,
+    );
+    this.#spansValid = true;
+    const droppedComponents = new Int32Array(k.memory.buffer, this.#result, 1)[0]!;
     const finished = performance.now();
 
     const memory = k.memory.buffer; // no call below can grow memory
-    const grown = new Int32Array(memory, this.#grown, nextId);
+    const statsAll = new Int32Array(memory, this.#stats, 5 * nextId);
+    const pastedArea = new Int32Array(memory, this.#pasted, nextId);
     const idClass = new Uint8Array(memory, this.#idClass, nextId);
     const segments: Segment[] = [];
     for (let id = 1; id < nextId; id++) {
-      const area = stats[5 * id]!;
+      const area = statsAll[5 * id]!;
       if (area === 0) continue;
       const detected = id <= idCount;
       segments.push({
@@ -336,17 +352,18 @@ class WasmFusion implements Fusion {
         classId: idClass[id]!,
         score: detected ? detections[id - 1]!.score : 0,
         area,
-        box: [stats[5 * id + 1]!, stats[5 * id + 2]!, stats[5 * id + 3]!, stats[5 * id + 4]!],
+        box: [statsAll[5 * id + 1]!, statsAll[5 * id + 2]!, statsAll[5 * id + 3]!, statsAll[5 * id + 4]!],
         source: detected ? 'detected' : 'new',
-        grownArea: detected ? grown[id]! : 0,
+        // New instances do not touch detections' pixels: what a detection has beyond its pasted pixels grew.
+        grownArea: detected ? area - pastedArea[id]! : 0,
       });
     }
     const result: FusionResult = {
       width,
       height,
       semantic: this.#copyOutputs
-        ? new Uint8Array(memory, layout.fused, layout.pixels).slice()
-        : new Uint8Array(memory, layout.fused, layout.pixels),
+        ? new Uint8Array(memory, layout.semantic, layout.pixels).slice()
+        : new Uint8Array(memory, layout.semantic, layout.pixels),
       instance: this.#copyOutputs
         ? new Uint16Array(memory, layout.instance, layout.pixels).slice()
         : new Uint16Array(memory, layout.instance, layout.pixels),
@@ -358,8 +375,7 @@ class WasmFusion implements Fusion {
       prepare: prepared - started,
       paste: pasted - prepared,
       grow: grownAt - pasted,
-      newInstances: labelled - grownAt,
-      finish: finished - labelled,
+      finish: finished - grownAt,
       output: done - finished,
     };
     return result;
@@ -371,7 +387,8 @@ export interface CreateFusionOptions {
   readonly build?: WasmBuild;
   /**
    * 'copy' (default): the result's maps are arrays of their own. 'view': they are views into the module's
-   * memory, valid only until the next `fuse` call on this Fusion (saves copying 3 bytes per pixel).
+   * memory, valid only until the next `fuse` call on this Fusion (saves copying 3 bytes per pixel); they
+   * must not be written: the next call clears only the spans of the instance map it labelled.
    */
   readonly outputs?: 'copy' | 'view';
 }

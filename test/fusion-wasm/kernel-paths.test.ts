@@ -7,9 +7,12 @@ import test, { type ExecutionContext } from 'ava';
 import {
   createFusion,
   fuseReference,
+  generateScene,
+  generateStressScene,
   type Detection,
   type FusionInput,
   type FusionOptions,
+  type LabelSpace,
 } from '../../fusion-wasm/src/index.js';
 import { seededRandom } from '../../fusion-wasm/src/synthetic-scenes.js';
 
@@ -151,5 +154,156 @@ test('one-pixel-wide and one-pixel-high frames', async (t) => {
       },
     ];
     await agree(t, { width, height, semantic, detections }, undefined, `${width}x${height}`);
+  }
+});
+
+test('same-sized frames in a row (dense, sparse, empty, dense again) match the reference: each clears only what the last labelled', async (t) => {
+  const width = 203;
+  const height = 97;
+  const frames = [
+    generateScene({ width, height, objects: 25, seed: 11 }),
+    generateScene({ width, height, objects: 2, seed: 12 }),
+    { width, height, semantic: new Uint8Array(width * height), detections: [] },
+    generateStressScene(width, height, 13, 0.2),
+    generateScene({ width, height, objects: 25, seed: 14 }),
+  ];
+  for (const build of ['release', 'debug'] as const) {
+    for (const outputs of ['copy', 'view'] as const) {
+      const fusion = await createFusion(undefined, undefined, { build, outputs });
+      for (const [index, frame] of frames.entries()) {
+        for (const options of [undefined, { regionGrowing: false }, { newInstances: false }]) {
+          const result = fusion.fuse(frame, options);
+          t.deepEqual(
+            { ...result, semantic: result.semantic.slice(), instance: result.instance.slice() },
+            fuseReference(frame, options),
+            `frame ${index}, ${JSON.stringify(options)} (${build}, ${outputs})`,
+          );
+        }
+      }
+    }
+  }
+});
+
+test('growth: fronts that meet, ties between equidistant seeds, regions on the frame edges, spans of any width', async (t) => {
+  const random = seededRandom(77);
+  // Widths around the eight-pixel blocks of the seed scan, and a few odd ones.
+  for (const width of [1, 2, 7, 8, 9, 15, 16, 17, 24, 31, 32, 33, 63, 64, 65]) {
+    for (let round = 0; round < 4; round++) {
+      const height = 1 + Math.floor(random() * 24);
+      const semantic = new Uint8Array(width * height);
+      // Blobs of vehicles and people on road: rows of runs, so fronts meet inside them.
+      for (let p = 0; p < semantic.length; p++) {
+        const r = random();
+        semantic[p] = r < 0.45 ? CAR : r < 0.6 ? TRUCK : r < 0.75 ? PERSON : ROAD;
+      }
+      const detections: Detection[] = [];
+      for (let i = 0; i < 1 + Math.floor(random() * 8); i++) {
+        // Boxes of one to a few pixels, often on the first or last column or row.
+        const x = random() < 0.3 ? 0 : random() < 0.3 ? width - 1 : Math.floor(random() * width);
+        const y = random() < 0.3 ? 0 : random() < 0.3 ? height - 1 : Math.floor(random() * height);
+        const w = 1 + Math.floor(random() * 3);
+        const h = 1 + Math.floor(random() * 3);
+        detections.push({
+          classId: [CAR, TRUCK, PERSON][Math.floor(random() * 3)]!,
+          score: random() < 0.2 ? 0.75 : 0.5 + random() * 0.5, // some equal scores
+          box: [x, y, x + w, y + h],
+          mask: new Float32Array(1).fill(1),
+          maskSize: 1,
+        });
+      }
+      await agree(t, { width, height, semantic, detections }, undefined, `${width}x${height}, round ${round}`);
+    }
+  }
+  // Two seeds at opposite corners of a square of cars: the diagonal is equidistant from both.
+  const size = 9;
+  const square = new Uint8Array(size * size).fill(CAR);
+  const corner = (x: number, y: number, score: number): Detection => ({
+    classId: CAR,
+    score,
+    box: [x, y, x + 1, y + 1],
+    mask: new Float32Array(1).fill(1),
+    maskSize: 1,
+  });
+  for (const [a, b] of [
+    [corner(0, 0, 0.9), corner(size - 1, size - 1, 0.8)],
+    [corner(size - 1, size - 1, 0.9), corner(0, 0, 0.8)],
+    [corner(size - 1, 0, 0.9), corner(0, size - 1, 0.8)],
+  ]) {
+    await agree(t, { width: size, height: size, semantic: square, detections: [a!, b!] }, undefined, 'diagonal tie');
+  }
+});
+
+test('growth never wraps from the end of a row to the start of the next', async (t) => {
+  for (const width of [8, 9, 16]) {
+    const semantic = new Uint8Array(width * 3).fill(ROAD);
+    semantic[width - 1] = CAR; // last pixel of row 0 (detected) ...
+    semantic[width] = CAR; // ... and first pixel of row 1, its neighbour in memory only
+    semantic[2 * width] = CAR; // first pixel of row 2, under it: grows from row 1's pixel, which is not labelled
+    const detections: Detection[] = [
+      { classId: CAR, score: 0.9, box: [width - 1, 0, width, 1], mask: new Float32Array(1).fill(1), maskSize: 1 },
+    ];
+    const input = { width, height: 3, semantic, detections };
+    await agree(t, input, undefined, `width ${width}`);
+    const result = fuseReference(input);
+    t.is(result.instance[width - 1], 1);
+    t.is(result.instance[width], 2); // a new instance, not grown
+  }
+});
+
+test('a thing category numbered 255 grows like any other', async (t) => {
+  const categories = Array.from({ length: 256 }, (_, i) => `c${i}`);
+  const labelSpace: LabelSpace = {
+    name: 'wide',
+    categories,
+    classes: [
+      { id: 0, name: 'ground', category: 'c0', isThing: false, color: [0, 0, 0] },
+      { id: 1, name: 'a', category: 'c255', isThing: true, color: [1, 1, 1] },
+      { id: 2, name: 'b', category: 'c255', isThing: true, color: [2, 2, 2] },
+      { id: 3, name: 'c', category: 'c254', isThing: true, color: [3, 3, 3] },
+    ],
+  };
+  const width = 12;
+  const semantic = Uint8Array.from('112220331100'.repeat(3), (c) => Number(c));
+  semantic[5] = 255; // void, whose category is 255 too, but which is no thing
+  const input = {
+    width,
+    height: 3,
+    semantic,
+    detections: [
+      { classId: 1, score: 0.9, box: [0, 0, 1, 1] as const, mask: new Float32Array(1).fill(1), maskSize: 1 },
+    ],
+  };
+  const expected = fuseReference(input, undefined, labelSpace);
+  t.true(expected.segments[0]!.grownArea > 0);
+  for (const build of ['release', 'debug'] as const) {
+    const fusion = await createFusion(labelSpace, undefined, { build });
+    t.deepEqual(fusion.fuse(input), expected, build);
+  }
+});
+
+test('new-instance floods over wide runs (eight pixels at a time) of staircases, diamonds and rows with gaps', async (t) => {
+  const random = seededRandom(31);
+  for (const width of [8, 9, 16, 23, 40, 71]) {
+    const height = 30;
+    const semantic = new Uint8Array(width * height).fill(ROAD);
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        const staircase = x < (y * 3) % width; // runs of every length, ending at every column
+        const diamond = Math.abs(x - width / 2) + Math.abs(y - height / 2) < width / 3; // grows left and right
+        const gap = random() < 0.04; // single-pixel holes break runs anywhere
+        if (gap) continue;
+        if (diamond) semantic[y * width + x] = PERSON;
+        else if (staircase) semantic[y * width + x] = y % 7 === 3 ? TRUCK : CAR;
+      }
+    }
+    for (const minNewInstanceArea of [1, 40]) {
+      await agree(
+        t,
+        { width, height, semantic, detections: [] },
+        { minNewInstanceArea },
+        `${width} wide, minArea ${minNewInstanceArea}`,
+      );
+    }
+    await agree(t, { width, height, semantic, detections: [] }, { regionGrowing: false }, `${width} wide`);
   }
 });
