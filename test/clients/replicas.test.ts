@@ -90,6 +90,12 @@ async function startReplicaProcess(
   ]);
 }
 
+/** The frame indices of a `--json` NDJSON file, in the order written. */
+async function frameIndices(file: string): Promise<number[]> {
+  const lines = (await readFile(file, 'utf8')).trim().split('\n');
+  return lines.map((line) => (JSON.parse(line) as { index: number }).index);
+}
+
 const opened = (server: ServerProcess) => server.output().match(/stream opened/g)?.length ?? 0;
 
 test('addresses: lists of IP literals become ipv4:/ipv6: targets; host names in a list are refused', (t) => {
@@ -232,12 +238,8 @@ test.serial(
     // Jobs are retried from the start: every one completes, with every frame exactly once.
     for (const [i, { code, stderr }] of jobEnds.entries()) {
       t.is(code, 0, stderr);
-      const indices = (await readFile(jobs[i]!.json, 'utf8'))
-        .trim()
-        .split('\n')
-        .map((line) => (JSON.parse(line) as { index: number }).index);
       t.deepEqual(
-        indices,
+        await frameIndices(jobs[i]!.json),
         Array.from({ length: 150 }, (_, k) => k),
       );
     }
@@ -278,12 +280,8 @@ test.serial('fusionseg process retries a job whose replica died, on a live repli
   t.is(code, 0, stderr);
   t.regex(stderr, /UNAVAILABLE.*retrying from the start in 0\.5 s \(retry 1 of 3\)/);
   t.true(opened(survivor) >= 1);
-  const lines = (await readFile(json, 'utf8'))
-    .trim()
-    .split('\n')
-    .map((line) => (JSON.parse(line) as { index: number }).index);
   t.deepEqual(
-    lines,
+    await frameIndices(json),
     Array.from({ length: 150 }, (_, i) => i),
   );
 });
