@@ -74,11 +74,27 @@ export async function readGray(
   return { width: png.width, height: png.height, data: png.data as Uint8Array | Uint16Array };
 }
 
-export async function readGroundTruth(image: SplitImage, trainIdOf: Uint8Array): Promise<GroundTruth> {
-  const [labels, instances] = await Promise.all([
-    readGray(image.labelIdsPath, 'label ids'),
-    readGray(image.instanceIdsPath, 'instance ids'),
+type GrayImage = Awaited<ReturnType<typeof readGray>>;
+
+/**
+ * A frame's label ids and instance ids, read at once. When both fail, the label ids' error is the one
+ * thrown, whichever failed first, so the message does not depend on timing.
+ */
+export async function readLabelAndInstanceIds(
+  labelIdsPath: string,
+  instanceIdsPath: string,
+): Promise<{ labels: GrayImage; instances: GrayImage }> {
+  const [labels, instances] = await Promise.allSettled([
+    readGray(labelIdsPath, 'label ids'),
+    readGray(instanceIdsPath, 'instance ids'),
   ]);
+  if (labels.status === 'rejected') throw labels.reason;
+  if (instances.status === 'rejected') throw instances.reason;
+  return { labels: labels.value, instances: instances.value };
+}
+
+export async function readGroundTruth(image: SplitImage, trainIdOf: Uint8Array): Promise<GroundTruth> {
+  const { labels, instances } = await readLabelAndInstanceIds(image.labelIdsPath, image.instanceIdsPath);
   if (labels.width !== instances.width || labels.height !== instances.height) {
     throw new Error(
       `${image.name}: label ids are ${labels.width}x${labels.height}, instance ids ${instances.width}x${instances.height}`,

@@ -10,7 +10,7 @@
  */
 import { access, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readGray } from './dataset.js';
+import { readLabelAndInstanceIds } from './dataset.js';
 import type { VideoPanopticFrame } from './metrics/video-frame.js';
 
 export interface SequenceFrame {
@@ -78,10 +78,7 @@ export async function listSequences(root: string, split: string): Promise<VideoS
  * instance id is the bare label id).
  */
 export async function readSequenceFrame(frame: SequenceFrame, trainIdOf: Uint8Array): Promise<VideoPanopticFrame> {
-  const [labels, instances] = await Promise.all([
-    readGray(frame.labelIdsPath, 'label ids'),
-    readGray(frame.instanceIdsPath, 'instance ids'),
-  ]);
+  const { labels, instances } = await readLabelAndInstanceIds(frame.labelIdsPath, frame.instanceIdsPath);
   if (labels.width !== instances.width || labels.height !== instances.height) {
     throw new Error(
       `${frame.instanceIdsPath}: instance ids are ${instances.width}x${instances.height}, ` +

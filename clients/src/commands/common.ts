@@ -64,11 +64,10 @@ export async function connect(flags: ConnectionFlags, env: NodeJS.ProcessEnv = p
       throw new Error(`--${flag}: cannot read ${path}: ${(error as Error).message}`);
     }
   };
-  const [ca, cert, key] = await Promise.all([
-    file(flags.ca, 'ca'),
-    file(flags['tls-cert'], 'tls-cert'),
-    file(flags['tls-key'], 'tls-key'),
-  ]);
+  // One after another, so that with several unreadable files the error always names the first.
+  const ca = await file(flags.ca, 'ca');
+  const cert = await file(flags['tls-cert'], 'tls-cert');
+  const key = await file(flags['tls-key'], 'tls-key');
   const token = flags.token ?? (env.FUSIONSEG_TOKEN || undefined);
   if (token !== undefined && !/^[\x21-\x7e]+$/.test(token)) {
     throw new UsageError(`--token (FUSIONSEG_TOKEN) must be visible ASCII characters, without spaces`);

@@ -52,11 +52,10 @@ export async function serverCredentials(config: TlsFiles): Promise<ServerCredent
     }
     return ServerCredentials.createInsecure();
   }
-  const [cert, key, clientCa] = await Promise.all([
-    read('tlsCert', tlsCert),
-    read('tlsKey', tlsKey),
-    tlsClientCa === undefined ? undefined : read('tlsClientCa', tlsClientCa),
-  ]);
+  // One after another, so that with several unreadable files the error always names the first.
+  const cert = await read('tlsCert', tlsCert);
+  const key = await read('tlsKey', tlsKey);
+  const clientCa = tlsClientCa === undefined ? undefined : await read('tlsClientCa', tlsClientCa);
   checked('tlsCert', tlsCert, () => createSecureContext({ cert }));
   checked('tlsKey', tlsKey, () => createSecureContext({ cert, key }));
   if (clientCa !== undefined && tlsClientCa !== undefined) {
