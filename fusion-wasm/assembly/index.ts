@@ -400,18 +400,13 @@ export function growRegions(
           v128.or(i16x8.eq(v128.load(instance + ((p - 1) << 1)), zero), i16x8.eq(v128.load(instance + ((p + 1) << 1)), zero)),
           v128.or(i16x8.eq(v128.load(instance + ((p - w) << 1)), zero), i16x8.eq(v128.load(instance + ((p + w) << 1)), zero)),
         );
-        if (!v128.any_true(v128.andnot(open, i16x8.eq(here, zero)))) continue;
-        for (let q = p; q < p + 8; q++) {
-          if (load<u16>(instance + (q << 1)) == 0) continue;
-          if (
-            load<u16>(instance + ((q - 1) << 1)) == 0 ||
-            load<u16>(instance + ((q + 1) << 1)) == 0 ||
-            load<u16>(instance + ((q - w) << 1)) == 0 ||
-            load<u16>(instance + ((q + w) << 1)) == 0
-          ) {
-            store<u64>(queue + (tail << 3), <u64>q | (<u64>(q - rowStart) << 32));
-            tail++;
-          }
+        // Lanes that are labelled and have an unlabelled neighbour, queued in order.
+        let bits = <u32>i16x8.bitmask(v128.andnot(open, i16x8.eq(here, zero)));
+        while (bits != 0) {
+          const q = p + <usize>ctz(bits);
+          bits &= bits - 1;
+          store<u64>(queue + (tail << 3), <u64>q | (<u64>(q - rowStart) << 32));
+          tail++;
         }
       }
     }
