@@ -435,6 +435,31 @@ function columnOf(q: usize, w: usize, inverseWidth: f64): usize {
   return x;
 }
 
+/**
+ * Writes row `y`'s bits to `dst` (`words` u64): bit x set when pixel x is unlabelled, and past the last
+ * column. Only the words over the row's span (`rows`) are computed from the instance map.
+ */
+@inline
+function unlabelledBits(y: usize, w: usize, words: usize, instance: usize, rows: usize, dst: usize): void {
+  for (let k: usize = 0; k < words; k++) store<u64>(dst + (k << 3), <u64>-1);
+  const first = <usize>load<i32>(rows + (y << 3));
+  const end = <usize>load<i32>(rows + (y << 3), 4);
+  if (first >= end) return;
+  const zero = i16x8.splat(0);
+  const lastWord = (end - 1) >> 6;
+  for (let k = first >> 6; k <= lastWord; k++) {
+    // 64 pixels (the last word may read past the row: those bits are set below).
+    const at = instance + ((y * w + (k << 6)) << 1);
+    let bits: u64 = 0;
+    for (let part: usize = 0; part < 4; part++) {
+      const lanes = i8x16.narrow_i16x8_s(i16x8.eq(v128.load(at + (part << 5)), zero), i16x8.eq(v128.load(at + (part << 5), 16), zero));
+      bits |= <u64>i8x16.bitmask(lanes) << (<u64>part << 4);
+    }
+    if ((k << 6) + 64 > w) bits |= <u64>-1 << <u64>(w - (k << 6));
+    store<u64>(dst + (k << 3), bits);
+  }
+}
+
 export function growRegions(
   width: i32,
   height: i32,
@@ -455,42 +480,44 @@ export function growRegions(
   }
   // Seed: the labelled pixels in raster order. A labelled pixel whose four neighbours are all labelled
   // can never claim anything, and leaving it out changes neither the order of the other seeds nor what
-  // they reach, so only pixels with an unlabelled neighbour are queued (checked eight at a time).
-  // Pixels on the image border are always queued (their neighbour test would wrap around). Only each
-  // row's span of pasted pixels is read (`rows`, kept by pasteDetection).
+  // they reach, so only pixels with an unlabelled neighbour are queued (a few more are harmless). Each row
+  // is turned once into bits (64 pixels a word, set where unlabelled) and the seeds of a row come from its
+  // bits and those of the rows above and below. Only each row's span of pasted pixels is read (`rows`,
+  // kept by pasteDetection): the pixels outside it are unlabelled.
   let tail: usize = 0;
-  const zero = i16x8.splat(0);
+  const words = (w + 63) >> 6;
+  const rowBytes = (words << 3) + 8;
+  let above = table + 512; // rows y - 1, y, y + 1 (cycled)
+  let here = above + rowBytes;
+  let below = here + rowBytes;
+  unlabelledBits(0, w, words, instance, rows, here);
   for (let y: usize = 0; y < <usize>height; y++) {
+    if (y + 1 < <usize>height) unlabelledBits(y + 1, w, words, instance, rows, below);
     const first = <usize>load<i32>(rows + (y << 3));
     const end = <usize>load<i32>(rows + (y << 3), 4);
-    if (first >= end) continue;
-    const rowStart = y * w;
-    const spanEnd = rowStart + end;
-    let p = rowStart + first;
-    if (y > 0 && y + 1 < <usize>height) {
-      for (; p + 8 <= spanEnd; p += 8) {
-        const here = v128.load(instance + (p << 1));
-        if (!v128.any_true(here)) continue;
-        const open = v128.or(
-          v128.or(i16x8.eq(v128.load(instance + ((p - 1) << 1)), zero), i16x8.eq(v128.load(instance + ((p + 1) << 1)), zero)),
-          v128.or(i16x8.eq(v128.load(instance + ((p - w) << 1)), zero), i16x8.eq(v128.load(instance + ((p + w) << 1)), zero)),
-        );
-        // Lanes that are labelled and have an unlabelled neighbour, queued in order.
-        let bits = <u32>i16x8.bitmask(v128.andnot(open, i16x8.eq(here, zero)));
+    if (first < end) {
+      const rowStart = y * w;
+      const lastWord = (end - 1) >> 6;
+      for (let k = first >> 6; k <= lastWord; k++) {
+        const z = load<u64>(here + (k << 3));
+        if (z == <u64>-1) continue;
+        const left = (z << 1) | (k > 0 ? load<u64>(here + ((k - 1) << 3)) >> 63 : 0);
+        const right = (z >> 1) | (k + 1 < words ? load<u64>(here + ((k + 1) << 3)) << 63 : 0);
+        const up = y > 0 ? load<u64>(above + (k << 3)) : 0;
+        const down = y + 1 < <usize>height ? load<u64>(below + (k << 3)) : 0;
+        let bits = ~z & (left | right | up | down);
         while (bits != 0) {
-          const q = p + <usize>ctz(bits);
+          const x = (k << 6) + <usize>ctz(bits);
           bits &= bits - 1;
-          store<u64>(queue + (tail << 3), <u64>q | (<u64>(q - rowStart) << 32));
+          store<u64>(queue + (tail << 3), <u64>(rowStart + x) | (<u64>x << 32));
           tail++;
         }
       }
     }
-    for (; p < spanEnd; p++) {
-      if (load<u16>(instance + (p << 1)) != 0) {
-        store<u64>(queue + (tail << 3), <u64>p | (<u64>(p - rowStart) << 32));
-        tail++;
-      }
-    }
+    const free = above;
+    above = here;
+    here = below;
+    below = free;
   }
   const seeds = tail;
   // A queue entry is the pixel and its column (<< 32), so a neighbour's entry is one addition away.

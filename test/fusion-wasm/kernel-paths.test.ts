@@ -231,8 +231,8 @@ test('same-sized frames in a row (dense, sparse, empty, dense again) match the r
 
 test('growth: fronts that meet, ties between equidistant seeds, regions on the frame edges, spans of any width', async (t) => {
   const random = seededRandom(77);
-  // Widths around the eight-pixel blocks of the seed scan, and a few odd ones.
-  for (const width of [1, 2, 7, 8, 9, 15, 16, 17, 24, 31, 32, 33, 63, 64, 65]) {
+  // Widths around the 64-pixel words of the seed scan, and a few odd ones.
+  for (const width of [1, 2, 7, 8, 9, 15, 16, 17, 24, 31, 32, 33, 63, 64, 65, 127, 128, 129]) {
     for (let round = 0; round < 4; round++) {
       const height = 1 + Math.floor(random() * 24);
       const semantic = new Uint8Array(width * height);
