@@ -830,19 +830,32 @@ export function finishFrame(
           continue;
         }
       }
-      // The run of this id: eight pixels compared at a time.
+      // The run of this id: sixteen, then eight pixels compared at a time.
       let end = x + 1;
       const lanes = i16x8.splat(<i16>id);
-      while (end + 8 <= w) {
-        const same = <u32>i16x8.bitmask(i16x8.eq(v128.load(instance + ((rowStart + end) << 1)), lanes));
-        if (same == 0xff) {
-          end += 8;
-          continue;
+      let ended = false;
+      while (end + 16 <= w) {
+        const at = instance + ((rowStart + end) << 1);
+        const same = <u32>i8x16.bitmask(i8x16.narrow_i16x8_s(i16x8.eq(v128.load(at), lanes), i16x8.eq(v128.load(at, 16), lanes)));
+        if (same != 0xffff) {
+          end += <usize>ctz(~same);
+          ended = true;
+          break;
         }
-        end += <usize>ctz(~same);
-        break;
+        end += 16;
       }
-      if (end + 8 > w) while (end < w && <usize>load<u16>(instance + ((rowStart + end) << 1)) == id) end++;
+      if (!ended) {
+        while (end + 8 <= w) {
+          const same = <u32>i16x8.bitmask(i16x8.eq(v128.load(instance + ((rowStart + end) << 1)), lanes));
+          if (same == 0xff) {
+            end += 8;
+            continue;
+          }
+          end += <usize>ctz(~same);
+          break;
+        }
+        if (end + 8 > w) while (end < w && <usize>load<u16>(instance + ((rowStart + end) << 1)) == id) end++;
+      }
       // The run's classes replace its semantic ones; nothing reads those again (floods and new instances'
       // starts only look at unlabelled pixels).
       fillExact(semantic + p, load<u8>(idClass + id), end - x);
