@@ -799,21 +799,29 @@ export function finishFrame(
     while (x < w) {
       const p = rowStart + x;
       if (x + 16 <= w) {
+        // Only thing pixels are ever labelled or start a new instance (the isThing table as 16 vectors), so
+        // sixteen pixels of stuff need no more loads.
+        const things = tableLanes(v128.load(semantic + p), thingTables, thingChunks);
+        if (!v128.any_true(things)) {
+          x += 16;
+          continue;
+        }
         const labels0 = v128.load(instance + (p << 1));
         const labels1 = v128.load(instance + (p << 1), 16);
-        const classes = v128.load(semantic + p);
-        // A new instance starts only at an unvisited, unlabelled thing pixel (the isThing table as 16 vectors).
-        const starts = newInstances ? v128.andnot(tableLanes(classes, thingTables, thingChunks), i8x16.eq(v128.load(visited + p), mark)) : i8x16.splat(0);
-        if (!v128.any_true(v128.or(labels0, labels1))) {
-          if (!v128.any_true(starts)) {
-            x += 16;
-            continue;
-          }
+        const zero16 = i16x8.splat(0);
+        const unlabelled = i8x16.narrow_i16x8_s(i16x8.eq(labels0, zero16), i16x8.eq(labels1, zero16));
+        // A new instance starts only at an unvisited, unlabelled thing pixel; the visited marks are read only
+        // where there are unlabelled thing pixels (after growing, few).
+        let starts = i8x16.splat(0);
+        const open = v128.and(unlabelled, things);
+        if (newInstances && v128.any_true(open)) starts = v128.andnot(open, i8x16.eq(v128.load(visited + p), mark));
+        const unlabelledBits = <u32>i8x16.bitmask(unlabelled);
+        if (unlabelledBits == 0xffff && !v128.any_true(starts)) {
+          x += 16;
+          continue;
         }
         // The pixels before the first labelled one or new instance's start keep their semantic class.
-        const zero16 = i16x8.splat(0);
-        const unlabelled = <u32>i8x16.bitmask(i8x16.narrow_i16x8_s(i16x8.eq(labels0, zero16), i16x8.eq(labels1, zero16)));
-        const skip = <usize>ctz((~unlabelled & 0xffff) | <u32>i8x16.bitmask(starts));
+        const skip = <usize>ctz((~unlabelledBits & 0xffff) | <u32>i8x16.bitmask(starts));
         if (skip != 0) {
           x += skip;
           continue;
