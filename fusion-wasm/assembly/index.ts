@@ -106,6 +106,54 @@ function tableChunks(table: usize): u32 {
 }
 
 /**
+ * The pass marks of the pixels of run `r` (i32 u0, first x, end x), sampled one by one: they interpolate the
+ * same two values, two pixels at a time in f64x2 lanes (the same IEEE operations as the scalar tail, which
+ * is the reference's).
+ */
+@inline
+function sampleRun(r: usize, last: i32, row: usize, columns: usize, pass: usize, maskThreshold: f64): void {
+  const u0 = load<i32>(r);
+  const first = load<i32>(r, 4);
+  const end = load<i32>(r, 8);
+  const left = load<f64>(row + ((<usize>u0) << 3));
+  const right = load<f64>(row + ((<usize>(u0 < last ? u0 + 1 : last)) << 3));
+  const leftLanes = f64x2.splat(left);
+  const rightLanes = f64x2.splat(right);
+  const unitLanes = f64x2.splat(1);
+  const thresholdLanes = f64x2.splat(maskThreshold);
+  let x = first;
+  for (; x + 2 <= end; x += 2) {
+    const fu = v128.load(columns + ((<usize>x) << 3));
+    const value = f64x2.add(f64x2.mul(f64x2.sub(unitLanes, fu), leftLanes), f64x2.mul(fu, rightLanes));
+    const passes = f64x2.ge(value, thresholdLanes);
+    store<u16>(pass + <usize>x, i16x8.extract_lane_u(i8x16.shuffle(passes, passes, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), 0));
+  }
+  for (; x < end; x++) {
+    const fu = load<f64>(columns + ((<usize>x) << 3));
+    store<u8>(pass + <usize>x, (1 - fu) * left + fu * right >= maskThreshold ? 0xff : 0);
+  }
+}
+
+/** Byte `index[k]` (below 32) of the 32 bytes `low`, `high`. */
+@inline
+function lookup32(low: v128, high: v128, index: v128): v128 {
+  return v128.or(i8x16.swizzle(low, index), i8x16.swizzle(high, i8x16.sub(index, i8x16.splat(16))));
+}
+
+/**
+ * The marks of sixteen runs from the statuses (`status0`, `status1`: 32 mask columns) of their two mask
+ * columns `u0`, `u1`: 0xff when both are sure passes, 0 when both are sure fails, 1 otherwise (sampled).
+ */
+@inline
+function statesOf(status0: v128, status1: v128, u0: v128, u1: v128): v128 {
+  const a = lookup32(status0, status1, u0);
+  const b = lookup32(status0, status1, u1);
+  const sure = i8x16.eq(v128.and(a, b), i8x16.splat(2));
+  const none = i8x16.eq(v128.or(a, b), i8x16.splat(0));
+  return v128.or(sure, v128.andnot(i8x16.splat(1), v128.or(sure, none)));
+}
+
+/**
  * Pastes detection `id` and claims its matching pixels. The bilinear sample is taken vertically first:
  * each pixel row interpolates the two mask rows it falls between (one value per mask column), then each
  * pixel interpolates that row horizontally; the reference computes in the same order, so the two agree
@@ -119,10 +167,16 @@ function tableChunks(table: usize): u32 {
  * a convex combination (a few ulps), so the shortcut never changes a result. The row's pass marks (one byte
  * per pixel column) are then combined with the pixel-to-pixel matching sixteen pixels at a time.
  *
+ * Masks up to 32 wide (so at most 32 runs) decide their runs 32 at a time in vector lanes, and write a
+ * row's pass marks by looking each pixel column's run up in those lanes; only the undecided runs are then
+ * sampled.
+ *
  * `scratch` layout: per pixel column one f64 (the fraction); per mask column one f64 (the
  * interpolated row) and one run (i32 u0, i32 first x, i32 end x, pad: 16 bytes); 256 bytes of match table;
- * then one pass byte per pixel column (plus 16 bytes of slack). Each row's span in `rows` is widened to the
- * columns this detection may have claimed there, and the number of pixels it claimed is written to `pasted`.
+ * then one pass byte per pixel column (plus 16 bytes of slack); then for masks up to 32 wide one run index
+ * byte per pixel column (plus 16 bytes of slack) and each run's two mask columns (64 bytes). Each row's
+ * span in `rows` is widened to the columns this detection may have claimed there, and the number of pixels
+ * it claimed is written to `pasted`.
  */
 export function pasteDetection(
   width: i32,
@@ -164,6 +218,10 @@ export function pasteDetection(
   const status = runs + ((<usize>maskSize) << 4); // u8 per mask column
   const matchTable = status + (((<usize>maskSize) + 15) & ~15);
   const pass = matchTable + 256; // one byte per pixel column
+  // Masks up to 32 wide: the run of each pixel column (one byte) and the two mask columns of each run.
+  const runOf = pass + (<usize>width) + 16;
+  const runColumns = (runOf + (<usize>width) + 31) & ~15; // u0 of each run (32 bytes), then u1 (32 bytes)
+  const narrow = maskSize <= 32;
 
   // Runs of pixel columns sharing u0 (u0 never decreases with x).
   let runCount: usize = 0;
@@ -184,6 +242,17 @@ export function pasteDetection(
     store<i32>(runs + ((runCount - 1) << 4), x + 1, 8);
   }
 
+  let valid: u32 = 0;
+  if (narrow) {
+    for (let i: usize = 0; i < 32; i++) {
+      const u0 = i < runCount ? load<i32>(runs + (i << 4)) : 0;
+      store<u8>(runColumns + i, <u8>u0);
+      store<u8>(runColumns + i, <u8>(u0 < last ? u0 + 1 : last), 32);
+      if (i < runCount) fillExact(runOf + <usize>load<i32>(runs + (i << 4), 4), <u8>i, <usize>(load<i32>(runs + (i << 4), 8) - load<i32>(runs + (i << 4), 4)));
+    }
+    valid = runCount == 32 ? 0xffffffff : (<u32>1 << <u32>runCount) - 1;
+  }
+
   // The pixel-to-pixel matching as a table: 0xff for the classes this detection may claim.
   const detectionCategory = load<u8>(category + detectionClass);
   for (let c: usize = 0; c < 256; c++) {
@@ -201,8 +270,6 @@ export function pasteDetection(
   const lowLanes = f64x2.splat(low);
   const limitLanes = f64x2.splat(1e6);
   const oneLanes = i64x2.splat(1);
-  const unitLanes = f64x2.splat(1);
-  const thresholdLanes = f64x2.splat(maskThreshold);
   let claimed: u32 = 0;
   const claim = <u16>id;
   const claimLanes = i16x8.splat(<i16>claim);
@@ -259,7 +326,31 @@ export function pasteDetection(
     // Pass marks per run; [xFrom, xTo) spans the runs that may pass.
     let xFrom = xEnd;
     let xTo = xStart;
-    for (let i: usize = 0; i < runCount; i++) {
+    if (narrow) {
+      // Each run's two statuses looked up for all runs at once (32 lanes), and the marks of the runs that
+      // pass or fail as a whole looked up per pixel column; only the other runs go through the loop below.
+      const status0 = v128.load(status);
+      const status1 = v128.load(status, 16);
+      const marks0 = statesOf(status0, status1, v128.load(runColumns), v128.load(runColumns, 32));
+      const marks1 = statesOf(status0, status1, v128.load(runColumns, 16), v128.load(runColumns, 48));
+      // Bit i: run i may pass (`live`), passes as a whole (`passes`).
+      const live = ~(<u32>i8x16.bitmask(i8x16.eq(marks0, i8x16.splat(0))) | (<u32>i8x16.bitmask(i8x16.eq(marks1, i8x16.splat(0))) << 16)) & valid;
+      if (live == 0) continue;
+      const passes = <u32>i8x16.bitmask(marks0) | (<u32>i8x16.bitmask(marks1) << 16);
+      xFrom = load<i32>(runs + ((<usize>ctz(live)) << 4), 4);
+      xTo = load<i32>(runs + ((<usize>(31 - clz(live))) << 4), 8);
+      for (let x = <usize>xFrom; x < <usize>xTo; x += 16) {
+        v128.store(pass + x, lookup32(marks0, marks1, v128.load(runOf + x)));
+      }
+      let edges = live & ~passes;
+      while (edges != 0) {
+        const i = <usize>ctz(edges);
+        edges &= edges - 1;
+        sampleRun(runs + (i << 4), last, row, columns, pass, maskThreshold);
+      }
+    }
+    const sampled: usize = narrow ? 0 : runCount; // runs the loop goes through
+    for (let i: usize = 0; i < sampled; i++) {
       const r = runs + (i << 4);
       const u0 = load<i32>(r);
       const first = load<i32>(r, 4);
@@ -275,23 +366,7 @@ export function pasteDetection(
         fillOver(pass + <usize>first, 0xff, <usize>(end - first));
         continue;
       }
-      // The run's pixels interpolate the same two values: two pixels at a time in f64x2 lanes (the same IEEE
-      // operations as the scalar tail, which is the reference's).
-      const left = load<f64>(row + ((<usize>u0) << 3));
-      const right = load<f64>(row + ((<usize>(u0 < last ? u0 + 1 : last)) << 3));
-      const leftLanes = f64x2.splat(left);
-      const rightLanes = f64x2.splat(right);
-      let x = first;
-      for (; x + 2 <= end; x += 2) {
-        const fu = v128.load(columns + ((<usize>x) << 3));
-        const value = f64x2.add(f64x2.mul(f64x2.sub(unitLanes, fu), leftLanes), f64x2.mul(fu, rightLanes));
-        const passes = f64x2.ge(value, thresholdLanes);
-        store<u16>(pass + <usize>x, i16x8.extract_lane_u(i8x16.shuffle(passes, passes, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), 0));
-      }
-      for (; x < end; x++) {
-        const fu = load<f64>(columns + ((<usize>x) << 3));
-        store<u8>(pass + <usize>x, (1 - fu) * left + fu * right >= maskThreshold ? 0xff : 0);
-      }
+      sampleRun(r, last, row, columns, pass, maskThreshold);
     }
     if (xFrom >= xTo) continue;
     const span = rows + ((<usize>y) << 3);
@@ -360,6 +435,31 @@ function columnOf(q: usize, w: usize, inverseWidth: f64): usize {
   return x;
 }
 
+/**
+ * Writes row `y`'s bits to `dst` (`words` u64): bit x set when pixel x is unlabelled, and past the last
+ * column. Only the words over the row's span (`rows`) are computed from the instance map.
+ */
+@inline
+function unlabelledBits(y: usize, w: usize, words: usize, instance: usize, rows: usize, dst: usize): void {
+  for (let k: usize = 0; k < words; k++) store<u64>(dst + (k << 3), <u64>-1);
+  const first = <usize>load<i32>(rows + (y << 3));
+  const end = <usize>load<i32>(rows + (y << 3), 4);
+  if (first >= end) return;
+  const zero = i16x8.splat(0);
+  const lastWord = (end - 1) >> 6;
+  for (let k = first >> 6; k <= lastWord; k++) {
+    // 64 pixels (the last word may read past the row: those bits are set below).
+    const at = instance + ((y * w + (k << 6)) << 1);
+    let bits: u64 = 0;
+    for (let part: usize = 0; part < 4; part++) {
+      const lanes = i8x16.narrow_i16x8_s(i16x8.eq(v128.load(at + (part << 5)), zero), i16x8.eq(v128.load(at + (part << 5), 16), zero));
+      bits |= <u64>i8x16.bitmask(lanes) << (<u64>part << 4);
+    }
+    if ((k << 6) + 64 > w) bits |= <u64>-1 << <u64>(w - (k << 6));
+    store<u64>(dst + (k << 3), bits);
+  }
+}
+
 export function growRegions(
   width: i32,
   height: i32,
@@ -380,47 +480,44 @@ export function growRegions(
   }
   // Seed: the labelled pixels in raster order. A labelled pixel whose four neighbours are all labelled
   // can never claim anything, and leaving it out changes neither the order of the other seeds nor what
-  // they reach, so only pixels with an unlabelled neighbour are queued (checked eight at a time).
-  // Pixels on the image border are always queued (their neighbour test would wrap around). Only each
-  // row's span of pasted pixels is read (`rows`, kept by pasteDetection).
+  // they reach, so only pixels with an unlabelled neighbour are queued (a few more are harmless). Each row
+  // is turned once into bits (64 pixels a word, set where unlabelled) and the seeds of a row come from its
+  // bits and those of the rows above and below. Only each row's span of pasted pixels is read (`rows`,
+  // kept by pasteDetection): the pixels outside it are unlabelled.
   let tail: usize = 0;
-  const zero = i16x8.splat(0);
+  const words = (w + 63) >> 6;
+  const rowBytes = (words << 3) + 8;
+  let above = table + 512; // rows y - 1, y, y + 1 (cycled)
+  let here = above + rowBytes;
+  let below = here + rowBytes;
+  unlabelledBits(0, w, words, instance, rows, here);
   for (let y: usize = 0; y < <usize>height; y++) {
+    if (y + 1 < <usize>height) unlabelledBits(y + 1, w, words, instance, rows, below);
     const first = <usize>load<i32>(rows + (y << 3));
     const end = <usize>load<i32>(rows + (y << 3), 4);
-    if (first >= end) continue;
-    const rowStart = y * w;
-    const spanEnd = rowStart + end;
-    let p = rowStart + first;
-    if (y > 0 && y + 1 < <usize>height) {
-      for (; p + 8 <= spanEnd; p += 8) {
-        const here = v128.load(instance + (p << 1));
-        if (!v128.any_true(here)) continue;
-        const open = v128.or(
-          v128.or(i16x8.eq(v128.load(instance + ((p - 1) << 1)), zero), i16x8.eq(v128.load(instance + ((p + 1) << 1)), zero)),
-          v128.or(i16x8.eq(v128.load(instance + ((p - w) << 1)), zero), i16x8.eq(v128.load(instance + ((p + w) << 1)), zero)),
-        );
-        if (!v128.any_true(v128.andnot(open, i16x8.eq(here, zero)))) continue;
-        for (let q = p; q < p + 8; q++) {
-          if (load<u16>(instance + (q << 1)) == 0) continue;
-          if (
-            load<u16>(instance + ((q - 1) << 1)) == 0 ||
-            load<u16>(instance + ((q + 1) << 1)) == 0 ||
-            load<u16>(instance + ((q - w) << 1)) == 0 ||
-            load<u16>(instance + ((q + w) << 1)) == 0
-          ) {
-            store<u64>(queue + (tail << 3), <u64>q | (<u64>(q - rowStart) << 32));
-            tail++;
-          }
+    if (first < end) {
+      const rowStart = y * w;
+      const lastWord = (end - 1) >> 6;
+      for (let k = first >> 6; k <= lastWord; k++) {
+        const z = load<u64>(here + (k << 3));
+        if (z == <u64>-1) continue;
+        const left = (z << 1) | (k > 0 ? load<u64>(here + ((k - 1) << 3)) >> 63 : 0);
+        const right = (z >> 1) | (k + 1 < words ? load<u64>(here + ((k + 1) << 3)) << 63 : 0);
+        const up = y > 0 ? load<u64>(above + (k << 3)) : 0;
+        const down = y + 1 < <usize>height ? load<u64>(below + (k << 3)) : 0;
+        let bits = ~z & (left | right | up | down);
+        while (bits != 0) {
+          const x = (k << 6) + <usize>ctz(bits);
+          bits &= bits - 1;
+          store<u64>(queue + (tail << 3), <u64>(rowStart + x) | (<u64>x << 32));
+          tail++;
         }
       }
     }
-    for (; p < spanEnd; p++) {
-      if (load<u16>(instance + (p << 1)) != 0) {
-        store<u64>(queue + (tail << 3), <u64>p | (<u64>(p - rowStart) << 32));
-        tail++;
-      }
-    }
+    const free = above;
+    above = here;
+    here = below;
+    below = free;
   }
   const seeds = tail;
   // A queue entry is the pixel and its column (<< 32), so a neighbour's entry is one addition away.
@@ -702,21 +799,29 @@ export function finishFrame(
     while (x < w) {
       const p = rowStart + x;
       if (x + 16 <= w) {
+        // Only thing pixels are ever labelled or start a new instance (the isThing table as 16 vectors), so
+        // sixteen pixels of stuff need no more loads.
+        const things = tableLanes(v128.load(semantic + p), thingTables, thingChunks);
+        if (!v128.any_true(things)) {
+          x += 16;
+          continue;
+        }
         const labels0 = v128.load(instance + (p << 1));
         const labels1 = v128.load(instance + (p << 1), 16);
-        const classes = v128.load(semantic + p);
-        // A new instance starts only at an unvisited, unlabelled thing pixel (the isThing table as 16 vectors).
-        const starts = newInstances ? v128.andnot(tableLanes(classes, thingTables, thingChunks), i8x16.eq(v128.load(visited + p), mark)) : i8x16.splat(0);
-        if (!v128.any_true(v128.or(labels0, labels1))) {
-          if (!v128.any_true(starts)) {
-            x += 16;
-            continue;
-          }
+        const zero16 = i16x8.splat(0);
+        const unlabelled = i8x16.narrow_i16x8_s(i16x8.eq(labels0, zero16), i16x8.eq(labels1, zero16));
+        // A new instance starts only at an unvisited, unlabelled thing pixel; the visited marks are read only
+        // where there are unlabelled thing pixels (after growing, few).
+        let starts = i8x16.splat(0);
+        const open = v128.and(unlabelled, things);
+        if (newInstances && v128.any_true(open)) starts = v128.andnot(open, i8x16.eq(v128.load(visited + p), mark));
+        const unlabelledBits = <u32>i8x16.bitmask(unlabelled);
+        if (unlabelledBits == 0xffff && !v128.any_true(starts)) {
+          x += 16;
+          continue;
         }
         // The pixels before the first labelled one or new instance's start keep their semantic class.
-        const zero16 = i16x8.splat(0);
-        const unlabelled = <u32>i8x16.bitmask(i8x16.narrow_i16x8_s(i16x8.eq(labels0, zero16), i16x8.eq(labels1, zero16)));
-        const skip = <usize>ctz((~unlabelled & 0xffff) | <u32>i8x16.bitmask(starts));
+        const skip = <usize>ctz((~unlabelledBits & 0xffff) | <u32>i8x16.bitmask(starts));
         if (skip != 0) {
           x += skip;
           continue;
@@ -733,19 +838,32 @@ export function finishFrame(
           continue;
         }
       }
-      // The run of this id: eight pixels compared at a time.
+      // The run of this id: sixteen, then eight pixels compared at a time.
       let end = x + 1;
       const lanes = i16x8.splat(<i16>id);
-      while (end + 8 <= w) {
-        const same = <u32>i16x8.bitmask(i16x8.eq(v128.load(instance + ((rowStart + end) << 1)), lanes));
-        if (same == 0xff) {
-          end += 8;
-          continue;
+      let ended = false;
+      while (end + 16 <= w) {
+        const at = instance + ((rowStart + end) << 1);
+        const same = <u32>i8x16.bitmask(i8x16.narrow_i16x8_s(i16x8.eq(v128.load(at), lanes), i16x8.eq(v128.load(at, 16), lanes)));
+        if (same != 0xffff) {
+          end += <usize>ctz(~same);
+          ended = true;
+          break;
         }
-        end += <usize>ctz(~same);
-        break;
+        end += 16;
       }
-      if (end + 8 > w) while (end < w && <usize>load<u16>(instance + ((rowStart + end) << 1)) == id) end++;
+      if (!ended) {
+        while (end + 8 <= w) {
+          const same = <u32>i16x8.bitmask(i16x8.eq(v128.load(instance + ((rowStart + end) << 1)), lanes));
+          if (same == 0xff) {
+            end += 8;
+            continue;
+          }
+          end += <usize>ctz(~same);
+          break;
+        }
+        if (end + 8 > w) while (end < w && <usize>load<u16>(instance + ((rowStart + end) << 1)) == id) end++;
+      }
       // The run's classes replace its semantic ones; nothing reads those again (floods and new instances'
       // starts only look at unlabelled pixels).
       fillExact(semantic + p, load<u8>(idClass + id), end - x);

@@ -107,8 +107,8 @@ function kernelModule(build: WasmBuild): Promise<WasmModule> {
 const align = (offset: number, to = 16) => Math.ceil(offset / to) * to;
 const MAX_IDS = 65536;
 /**
- * Scratch for pasting: 16 bytes + 1 pass byte per pixel column, 8 + 16 + 1 bytes per mask column
- * (M <= 1024), a 256-byte match table, and slack.
+ * Scratch for pasting, with room to spare: 8 bytes + 1 pass byte + 1 run byte per pixel column, 8 + 16 + 1
+ * bytes per mask column (M <= 1024), a 256-byte match table, 64 bytes of run columns, and slack.
  */
 const pasteScratch = (width: number) => 17 * width + 25 * 1024 + 512;
 

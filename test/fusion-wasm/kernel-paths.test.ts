@@ -79,6 +79,51 @@ test('masks with values at, near and far from the threshold, and non-finite valu
   }
 });
 
+test('masks up to 32 wide (runs marked by table look-up) and wider, in boxes narrower and wider than the mask, paste like the reference', async (t) => {
+  const random = seededRandom(31);
+  const width = 301;
+  const height = 150;
+  const semantic = new Uint8Array(width * height).fill(CAR);
+  for (let p = 0; p < semantic.length; p++) if (random() < 0.05) semantic[p] = random() < 0.5 ? ROAD : TRUCK;
+  const specials = [2e6, NaN, 0.5, 0.5 + 1e-7];
+  for (const maskSize of [1, 2, 15, 16, 17, 28, 31, 32, 33, 40, 64]) {
+    const detections: Detection[] = [];
+    for (let i = 0; i < 6; i++) {
+      // Soft blobs: whole runs pass or fail, the edges' runs are sampled.
+      const mask = new Float32Array(maskSize * maskSize);
+      // Or every value at the threshold 0.5 (every run sampled), or some values too large for the shortcut.
+      const [cu, cv, spread] = [random() * maskSize, random() * maskSize, 0.3 + random() * maskSize * 0.6];
+      const kind = i < 2 ? 0 : random(); // the first two: every value at the threshold
+      for (let v = 0; v < maskSize; v++) {
+        for (let u = 0; u < maskSize; u++) {
+          const value = Math.max(0, 1 - Math.hypot(u - cu, v - cv) / spread);
+          mask[v * maskSize + u] = kind < 0.15 ? 0.5 : kind < 0.3 && random() < 0.3 ? specials[v % 4]! : value;
+        }
+      }
+      // Box widths from a few pixels (fewer runs than mask columns) to most of the frame.
+      const boxWidth = i % 2 === 0 ? 2 * maskSize + random() * width * 0.5 : 1 + random() * maskSize;
+      // The first lies inside the frame and is pasted first, so that its last run is pasted.
+      const x = i === 0 ? 5 + random() * 20 : random() * width * 1.1 - width * 0.05;
+      const y = i === 0 ? 5 + random() * 20 : random() * height * 1.1 - height * 0.05;
+      detections.push({
+        classId: i === 0 || random() < 0.7 ? CAR : TRUCK,
+        score: i === 0 ? 1 : 0.5 + random() * 0.45,
+        box: [x, y, x + boxWidth, y + 1 + random() * height * 0.5],
+        mask,
+        maskSize,
+      });
+    }
+    for (const maskThreshold of [0.5, 0.1 + random() * 0.8]) {
+      await agree(
+        t,
+        { width, height, semantic, detections },
+        { maskThreshold },
+        `mask ${maskSize}, threshold ${maskThreshold}`,
+      );
+    }
+  }
+});
+
 test('new-instance floods of combs, spirals and nested rings match the reference, with and without minArea', async (t) => {
   const width = 97;
   const height = 61;
@@ -186,8 +231,8 @@ test('same-sized frames in a row (dense, sparse, empty, dense again) match the r
 
 test('growth: fronts that meet, ties between equidistant seeds, regions on the frame edges, spans of any width', async (t) => {
   const random = seededRandom(77);
-  // Widths around the eight-pixel blocks of the seed scan, and a few odd ones.
-  for (const width of [1, 2, 7, 8, 9, 15, 16, 17, 24, 31, 32, 33, 63, 64, 65]) {
+  // Widths around the 64-pixel words of the seed scan, and a few odd ones.
+  for (const width of [1, 2, 7, 8, 9, 15, 16, 17, 24, 31, 32, 33, 63, 64, 65, 127, 128, 129]) {
     for (let round = 0; round < 4; round++) {
       const height = 1 + Math.floor(random() * 24);
       const semantic = new Uint8Array(width * height);
