@@ -815,13 +815,13 @@ export function finishFrame(
         let starts = i8x16.splat(0);
         const open = v128.and(unlabelled, things);
         if (newInstances && v128.any_true(open)) starts = v128.andnot(open, i8x16.eq(v128.load(visited + p), mark));
-        const unlabelledBits = <u32>i8x16.bitmask(unlabelled);
-        if (unlabelledBits == 0xffff && !v128.any_true(starts)) {
+        const unlabelledMask = <u32>i8x16.bitmask(unlabelled);
+        if (unlabelledMask == 0xffff && !v128.any_true(starts)) {
           x += 16;
           continue;
         }
         // The pixels before the first labelled one or new instance's start keep their semantic class.
-        const skip = <usize>ctz((~unlabelledBits & 0xffff) | <u32>i8x16.bitmask(starts));
+        const skip = <usize>ctz((~unlabelledMask & 0xffff) | <u32>i8x16.bitmask(starts));
         if (skip != 0) {
           x += skip;
           continue;
