@@ -8,7 +8,7 @@
  * Without --model it uses the shipped default model when present, else a generated convolutional graph
  * with the model contract's inputs and outputs at 256x512.
  */
-import { cpus, availableParallelism } from 'node:os';
+import { availableParallelism } from 'node:os';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { median } from '../clients/src/summary.js';
+import { machineInfo } from './harness/machine.js';
 import { Engine } from '../server/src/engine/engine.js';
 import { writeTestModel } from '../test/helpers/onnx-models.js';
 
@@ -106,7 +107,7 @@ try {
   }
   const results = configs.map((config, i) => ({ ...config, fps: median(samples[i]!), samples: samples[i]! }));
   const baseline = results[0]!.fps;
-  const machine = { cpu: cpus()[0]?.model ?? 'unknown', cores, node: process.version };
+  const machine = machineInfo();
   if (args.json) {
     console.log(JSON.stringify({ machine, model: model.description, rounds, burstMs, results }, null, 2));
   } else {

@@ -5,7 +5,6 @@
  *
  *   npm run bench:fusion [-- --json] [--frames 15]
  */
-import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { median } from '../../clients/src/summary.js';
 import {
@@ -18,6 +17,7 @@ import {
   type PhaseTimings,
 } from '../../fusion-wasm/src/index.js';
 import { seededRandom } from '../../fusion-wasm/src/synthetic-scenes.js';
+import { machineInfo } from '../harness/machine.js';
 
 const { values: args } = parseArgs({
   options: { json: { type: 'boolean', default: false }, frames: { type: 'string', default: '15' } },
@@ -187,7 +187,7 @@ for (const c of cases) {
   });
 }
 
-const machine = { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version };
+const machine = machineInfo();
 if (args.json) {
   console.log(
     JSON.stringify(

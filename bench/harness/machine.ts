@@ -1,10 +1,12 @@
 /** The machine a benchmark ran on, printed and stored with its results. */
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism, cpus, hostname, release, totalmem, type } from 'node:os';
 import { cudaProviderInstalled } from '../../server/src/engine/session-options.js';
 
 export interface MachineInfo {
   readonly host: string;
+  /** The CPU's model name and, where the OS tells, its widest vector instructions (e.g. "AMD EPYC (AVX2)"). */
   readonly cpu: string;
   readonly cores: number;
   readonly memoryGiB: number;
@@ -20,7 +22,7 @@ export function machineInfo(): MachineInfo {
   const ort = require('onnxruntime-node/package.json') as { version: string };
   return {
     host: hostname(),
-    cpu: cpus()[0]?.model.trim() ?? 'unknown',
+    cpu: describeCpu(cpus()[0]?.model.trim() ?? 'unknown', cpuFlags()),
     cores: availableParallelism(),
     memoryGiB: Math.round(totalmem() / 1024 ** 3),
     os: `${type()} ${release()}`,
@@ -28,6 +30,36 @@ export function machineInfo(): MachineInfo {
     onnxruntime: ort.version,
     cudaProvider: cudaProviderInstalled(),
   };
+}
+
+/** The CPU feature flags the OS reports (Linux: /proc/cpuinfo), or undefined where it does not. */
+function cpuFlags(): ReadonlySet<string> | undefined {
+  try {
+    const line = readFileSync('/proc/cpuinfo', 'utf8')
+      .split('\n')
+      .find((l) => /^(flags|Features)\s*:/.test(l));
+    return line === undefined
+      ? undefined
+      : new Set(
+          line
+            .slice(line.indexOf(':') + 1)
+            .trim()
+            .split(/\s+/),
+        );
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The model name with the widest x86 vector extension the CPU has. Two machines sold under one name (cloud
+ * VMs often say only "AMD EPYC") can run the same convolutions at very different speeds, and the vector
+ * width is the first thing that tells them apart, so the benchmarks' figures name it.
+ */
+export function describeCpu(model: string, flags: ReadonlySet<string> | undefined): string {
+  if (flags === undefined) return model;
+  const widest = flags.has('avx512f') ? 'AVX-512' : flags.has('avx2') ? 'AVX2' : flags.has('avx') ? 'AVX' : undefined;
+  return widest === undefined ? model : `${model} (${widest})`;
 }
 
 /** The device list of `sessions` sessions: one per GPU with the CUDA provider, else CPU sessions sharing the cores. */

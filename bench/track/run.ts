@@ -5,8 +5,8 @@
  *
  *   npx tsx bench/track/run.ts [--frames 200] [--json]
  */
-import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
+import { machineInfo } from '../harness/machine.js';
 import { measureTrackingCost, trackingGoalMs } from '../harness/tracking-cost.js';
 
 const { values: args } = parseArgs({
@@ -22,7 +22,7 @@ const results = measureTrackingCost({ frames }).map((r) => {
   const goalMs = trackingGoalMs(r.width, r.height);
   return { ...r, goalMs, met: r.msPerFrame < goalMs };
 });
-const machine = { cpu: cpus()[0]?.model.trim() ?? 'unknown', cores: cpus().length, node: process.version };
+const machine = machineInfo();
 if (args.json) {
   console.log(JSON.stringify({ machine, frames, results }, null, 2));
 } else {
