@@ -8,7 +8,6 @@
  * Without --model it uses the shipped default model when present, else a generated convolutional graph
  * with the model contract's inputs and outputs at 256x512.
  */
-import { availableParallelism } from 'node:os';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -30,7 +29,8 @@ const { values: args } = parseArgs({
 });
 const rounds = Number(args.rounds);
 const burstMs = Number(args['burst-ms']);
-const cores = availableParallelism();
+const machine = machineInfo();
+const cores = machine.cores;
 
 interface Config {
   readonly label: string;
@@ -107,7 +107,6 @@ try {
   }
   const results = configs.map((config, i) => ({ ...config, fps: median(samples[i]!), samples: samples[i]! }));
   const baseline = results[0]!.fps;
-  const machine = machineInfo();
   if (args.json) {
     console.log(JSON.stringify({ machine, model: model.description, rounds, burstMs, results }, null, 2));
   } else {

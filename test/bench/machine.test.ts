@@ -9,7 +9,7 @@ test('the CPU is described with its widest vector extension', (t) => {
   t.is(describeCpu('Unknown', undefined), 'Unknown');
 });
 
-test('this machine is described with its model name first', (t) => {
+test('this machine is described: on x64 Linux its description ends with its vector extension', (t) => {
   const machine = machineInfo();
   t.true(machine.cpu.length > 0);
   if (process.platform === 'linux' && process.arch === 'x64') t.regex(machine.cpu, /\((AVX|AVX2|AVX-512)\)$/);
